@@ -1,0 +1,223 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/deprov/deprov/account"
+	"github.com/deprov/deprov/audit"
+	"github.com/deprov/deprov/store"
+)
+
+// ReplaceAccounts upserts an application's aggregated accounts and marks the
+// ones it no longer lists deleted.
+func (s *Store) ReplaceAccounts(ctx context.Context, appID string, accts []account.Account, ev audit.Event) (store.AggregateResult, error) {
+	var res store.AggregateResult
+	err := s.write(ctx, "replace accounts of "+appID, func(tx *sql.Tx) error {
+		res = store.AggregateResult{}
+		now := s.clock()
+		// Every row this call lists gets a new sweep number; rows of the
+		// application left with an older one were not listed.
+		var sweep int64
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(sweep), 0) + 1 FROM accounts WHERE application_id = ?`,
+			appID).Scan(&sweep); err != nil {
+			return err
+		}
+		up, err := tx.PrepareContext(ctx, `INSERT INTO accounts (application_id, native_id, user_name, email, state,
+			entitlements, attributes, identity_id, seen_at, sweep) VALUES (?,?,?,?,?,?,?,?,?,?)
+			ON CONFLICT (application_id, native_id) DO UPDATE SET user_name = excluded.user_name,
+			email = excluded.email, state = excluded.state, entitlements = excluded.entitlements,
+			attributes = excluded.attributes, identity_id = excluded.identity_id, seen_at = excluded.seen_at,
+			sweep = excluded.sweep`)
+		if err != nil {
+			return err
+		}
+		defer up.Close()
+		for _, a := range accts {
+			switch {
+			case a.ApplicationID == "":
+				a.ApplicationID = appID
+			case a.ApplicationID != appID:
+				return fmt.Errorf("account %s: belongs to application %q", a.NativeID, a.ApplicationID)
+			}
+			if a.NativeID == "" {
+				return fmt.Errorf("account %q: empty native id", a.UserName)
+			}
+			ents, err := entitlementsJSON(a.Entitlements)
+			if err != nil {
+				return fmt.Errorf("account %s: %w", a.NativeID, err)
+			}
+			attrs, err := attributesJSON(a.Attributes)
+			if err != nil {
+				return fmt.Errorf("account %s: %w", a.NativeID, err)
+			}
+			seen := a.SeenAt
+			if seen.IsZero() {
+				seen = now
+			}
+			if _, err := up.ExecContext(ctx, appID, a.NativeID, a.UserName, a.Email, string(a.State), ents, attrs,
+				nullString(a.IdentityID), timeArg(seen), sweep); err != nil {
+				return fmt.Errorf("account %s: %w", a.NativeID, err)
+			}
+			res.Accounts++
+			if a.IdentityID != "" {
+				res.Correlated++
+			} else {
+				res.Uncorrelated++
+			}
+		}
+		r, err := tx.ExecContext(ctx, `UPDATE accounts SET state = ? WHERE application_id = ? AND sweep <> ? AND state <> ?`,
+			string(account.Deleted), appID, sweep, string(account.Deleted))
+		if err != nil {
+			return fmt.Errorf("mark unlisted accounts deleted: %w", err)
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return err
+		}
+		res.Removed = int(n)
+		return s.appendEvents(ctx, tx, withDetail(ev, map[string]any{
+			"accounts": res.Accounts, "correlated": res.Correlated, "uncorrelated": res.Uncorrelated,
+			"removed": res.Removed,
+		}))
+	})
+	if err != nil {
+		return store.AggregateResult{}, err
+	}
+	return res, nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func entitlementsJSON(es []account.Entitlement) (string, error) {
+	if len(es) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(es)
+	return string(b), err
+}
+
+const accountColumns = `application_id, native_id, user_name, email, state, entitlements, attributes, identity_id, seen_at`
+
+func scanAccount(sc interface{ Scan(...any) error }) (account.Account, error) {
+	var a account.Account
+	var state, ents, attrs string
+	var identityID, seen sql.NullString
+	if err := sc.Scan(&a.ApplicationID, &a.NativeID, &a.UserName, &a.Email, &state, &ents, &attrs, &identityID,
+		&seen); err != nil {
+		return a, err
+	}
+	a.State = account.State(state)
+	a.IdentityID = identityID.String
+	if ents != "" && ents != "[]" {
+		if err := json.Unmarshal([]byte(ents), &a.Entitlements); err != nil {
+			return a, fmt.Errorf("account %s/%s: entitlements: %w", a.ApplicationID, a.NativeID, err)
+		}
+	}
+	var err error
+	if a.Attributes, err = parseAttributes(attrs); err != nil {
+		return a, fmt.Errorf("account %s/%s: %w", a.ApplicationID, a.NativeID, err)
+	}
+	if a.SeenAt, err = parseTime(seen); err != nil {
+		return a, fmt.Errorf("account %s/%s: %w", a.ApplicationID, a.NativeID, err)
+	}
+	return a, nil
+}
+
+// ListAccounts pages accounts in (application, native id) order.
+//
+// A nil IdentityIDs does not filter; a non-nil empty one selects nothing,
+// so that asking for the accounts of no identities never returns them all.
+func (s *Store) ListAccounts(ctx context.Context, q store.AccountQuery) ([]account.Account, error) {
+	var where []string
+	var args []any
+	if q.ApplicationID != "" {
+		where, args = append(where, "application_id = ?"), append(args, q.ApplicationID)
+	}
+	if q.Uncorrelated {
+		where = append(where, "identity_id IS NULL")
+	}
+	if !q.IncludeDeleted {
+		where, args = append(where, "state <> ?"), append(args, string(account.Deleted))
+	}
+	if q.After != "" {
+		app, native, _ := strings.Cut(q.After, "/")
+		where, args = append(where, "(application_id, native_id) > (?, ?)"), append(args, app, native)
+	}
+	if q.IdentityIDs == nil {
+		return s.listAccounts(ctx, where, args, q.Limit)
+	}
+	ids := slices.Clone(q.IdentityIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	var out []account.Account
+	for _, chunk := range chunks(ids) {
+		list, inArgs := in(chunk)
+		page, err := s.listAccounts(ctx, append(slices.Clone(where), "identity_id IN "+list),
+			append(slices.Clone(args), inArgs...), q.Limit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+	}
+	slices.SortFunc(out, func(a, b account.Account) int {
+		return cmp.Or(cmp.Compare(a.ApplicationID, b.ApplicationID), cmp.Compare(a.NativeID, b.NativeID))
+	})
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
+func (s *Store) listAccounts(ctx context.Context, where []string, args []any, limit int) ([]account.Account, error) {
+	query := `SELECT ` + accountColumns + ` FROM accounts`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY application_id, native_id"
+	if limit > 0 {
+		query, args = query+" LIMIT ?", append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []account.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list accounts: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	return out, nil
+}
+
+// CorrelateAccount links (or, with identityID "", unlinks) an account.
+func (s *Store) CorrelateAccount(ctx context.Context, appID, nativeID, identityID string) error {
+	r, err := s.db.ExecContext(ctx, `UPDATE accounts SET identity_id = ? WHERE application_id = ? AND native_id = ?`,
+		nullString(identityID), appID, nativeID)
+	if err != nil {
+		return fmt.Errorf("correlate account %s/%s: %w", appID, nativeID, err)
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return fmt.Errorf("correlate account %s/%s: %w", appID, nativeID, err)
+	} else if n == 0 {
+		return fmt.Errorf("account %s/%s: %w", appID, nativeID, store.ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/deprov/deprov/audit"
+	"github.com/deprov/deprov/store"
+)
+
+// AppendAudit appends events that go with no other change.
+func (s *Store) AppendAudit(ctx context.Context, evs ...audit.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	return s.write(ctx, "append audit", func(tx *sql.Tx) error {
+		return s.appendEvents(ctx, tx, evs...)
+	})
+}
+
+// appendEvents chains evs, in order, after the last event and inserts them.
+// It runs inside the caller's write transaction, so the chain follows commit
+// order even with several processes on one file.
+func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs ...audit.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	var prev *audit.Event
+	var last audit.Event
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&last.Seq, &last.Hash)
+	switch {
+	case err == nil:
+		prev = &last
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("read chain head: %w", err)
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (seq, time, actor, action, rule_id, run_id, revocation_id,
+		identity_id, application_id, message, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, ev := range evs {
+		if ev.Time.IsZero() {
+			ev.Time = s.clock()
+		}
+		// Marshal Detail before sealing: audit.Seal panics on a Detail that
+		// does not marshal, and the stored JSON is what the hash covers.
+		var detail any
+		if len(ev.Detail) > 0 {
+			b, err := json.Marshal(ev.Detail)
+			if err != nil {
+				return fmt.Errorf("audit event %s: detail: %w", ev.Action, err)
+			}
+			detail = string(b)
+		}
+		audit.Seal(&ev, prev)
+		if _, err := stmt.ExecContext(ctx, ev.Seq, timeArg(ev.Time), ev.Actor, ev.Action, ev.RuleID, ev.RunID,
+			ev.RevocationID, ev.IdentityID, ev.ApplicationID, ev.Message, detail, ev.PrevHash, ev.Hash); err != nil {
+			return fmt.Errorf("audit event %s: %w", ev.Action, err)
+		}
+		sealed := ev
+		prev = &sealed
+	}
+	return nil
+}
+
+// withDetail returns ev with kv added to a copy of its Detail.
+func withDetail(ev audit.Event, kv map[string]any) audit.Event {
+	d := make(map[string]any, len(ev.Detail)+len(kv))
+	maps.Copy(d, ev.Detail)
+	maps.Copy(d, kv)
+	ev.Detail = d
+	return ev
+}
+
+// ListAudit returns events in chain order.
+func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]audit.Event, error) {
+	var where []string
+	var args []any
+	if q.RuleID != "" {
+		where, args = append(where, "rule_id = ?"), append(args, q.RuleID)
+	}
+	if q.IdentityID != "" {
+		where, args = append(where, "identity_id = ?"), append(args, q.IdentityID)
+	}
+	if q.RunID != 0 {
+		where, args = append(where, "run_id = ?"), append(args, q.RunID)
+	}
+	if q.Action != "" {
+		// substr, not LIKE: SQLite's LIKE folds ASCII case, and the prefix
+		// is matched exactly, wildcards included.
+		where, args = append(where, "substr(action, 1, length(?)) = ?"), append(args, q.Action, q.Action)
+	}
+	if !q.From.IsZero() {
+		where, args = append(where, "time >= ?"), append(args, timeArg(ceilMicro(q.From)))
+	}
+	if !q.To.IsZero() {
+		where, args = append(where, "time < ?"), append(args, timeArg(ceilMicro(q.To)))
+	}
+	if q.AfterSeq != 0 {
+		where, args = append(where, "seq > ?"), append(args, q.AfterSeq)
+	}
+	query := `SELECT seq, time, actor, action, rule_id, run_id, revocation_id, identity_id, application_id,
+		message, detail, prev_hash, hash FROM audit`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY seq"
+	if q.Limit > 0 {
+		query, args = query+" LIMIT ?", append(args, q.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Event
+	for rows.Next() {
+		var e audit.Event
+		var t, detail sql.NullString
+		if err := rows.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.RuleID, &e.RunID, &e.RevocationID, &e.IdentityID,
+			&e.ApplicationID, &e.Message, &detail, &e.PrevHash, &e.Hash); err != nil {
+			return nil, fmt.Errorf("list audit: %w", err)
+		}
+		if e.Time, err = parseTime(t); err != nil {
+			return nil, fmt.Errorf("list audit: event %d: %w", e.Seq, err)
+		}
+		if detail.Valid && detail.String != "" {
+			if err := json.Unmarshal([]byte(detail.String), &e.Detail); err != nil {
+				return nil, fmt.Errorf("list audit: event %d: detail: %w", e.Seq, err)
+			}
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	return out, nil
+}
+
+// ceilMicro rounds t up to the precision times are kept at, so that
+// comparing kept times with it is comparing them with t.
+func ceilMicro(t time.Time) time.Time {
+	if c := t.Truncate(time.Microsecond); !c.Equal(t) {
+		return c.Add(time.Microsecond)
+	}
+	return t
+}

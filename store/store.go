@@ -1,0 +1,318 @@
+// Package store is deprov's persistence contract: configuration,
+// identities, accounts, runs, revocations and the audit chain, plus the
+// durable job queue (River) that shares the database. store/sqlite and
+// store/postgres implement it; store/storetest is the conformance suite
+// every implementation passes.
+//
+// Contract for every implementation:
+//   - Each mutating method is atomic: it applies all of its change and the
+//     audit events it is given, or none of it.
+//   - Audit events are appended to one hash chain (audit.Seal) in commit
+//     order; an event with a zero Time gets the store's clock.
+//   - Times are kept in UTC at microsecond precision.
+//   - Lookups of a missing key return ErrNotFound (wrapped); a
+//     compare-and-set that finds another state returns ErrConflict.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/deprov/deprov/account"
+	"github.com/deprov/deprov/audit"
+	"github.com/deprov/deprov/config"
+	"github.com/deprov/deprov/identity"
+	"github.com/deprov/deprov/rule"
+)
+
+// Sentinel errors, translated from driver errors at the implementation edge.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// Store is the whole persistence contract.
+type Store interface {
+	// Migrate creates or upgrades the schema, River's tables included. It is
+	// safe to call on an up-to-date database.
+	Migrate(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+	// NewJobClient builds a River client on this database with cfg.
+	NewJobClient(cfg *river.Config) (JobClient, error)
+
+	// ApplyConfig replaces the whole configuration (applications, sources,
+	// rules) with cfg, bumps the config version and appends ev.
+	ApplyConfig(ctx context.Context, cfg config.Config, ev audit.Event) error
+	// Config returns the configuration in the order it was applied, and its
+	// version (0 before the first apply).
+	Config(ctx context.Context) (config.Config, int64, error)
+	// ConfigVersion is a cheap read of the version, for watchers.
+	ConfigVersion(ctx context.Context) (int64, error)
+
+	// SyncIdentities upserts a source's identities. Identities of the source
+	// not in ids are left as they are (a feed's silence is never a leaver).
+	// The result's counts are also added to ev.Detail before it is appended.
+	SyncIdentities(ctx context.Context, sourceID string, ids []identity.Identity, ev audit.Event) (SyncResult, error)
+	// Identity returns one identity by key (identity.Identity.ID()).
+	Identity(ctx context.Context, key string) (identity.Identity, error)
+	// ListIdentities pages identities in key order.
+	ListIdentities(ctx context.Context, q IdentityQuery) ([]identity.Identity, error)
+	// CountIdentities counts identities matching q (Limit and After ignored).
+	CountIdentities(ctx context.Context, q IdentityQuery) (int, error)
+
+	// ReplaceAccounts stores the result of aggregating one application:
+	// listed accounts are upserted with their correlation, accounts of the
+	// application not listed are marked deleted. ev.Detail gets the counts.
+	ReplaceAccounts(ctx context.Context, appID string, accts []account.Account, ev audit.Event) (AggregateResult, error)
+	// ListAccounts pages accounts in (application, native id) order.
+	ListAccounts(ctx context.Context, q AccountQuery) ([]account.Account, error)
+	// CorrelateAccount links (or, with identityID "", unlinks) an account.
+	CorrelateAccount(ctx context.Context, appID, nativeID, identityID string) error
+
+	// Matches returns when the rule first matched each of the identities
+	// that it still matches (identities never matched are absent).
+	Matches(ctx context.Context, ruleID string, identityIDs []string) (map[string]time.Time, error)
+
+	// CreateRun stores a run with its plan, schedules its revocations,
+	// records first-match times (kept when already present), forgets the
+	// matches in p.Unmatched, and appends p.Events, atomically. It assigns
+	// Run.ID, each Revocation's ID and RunID. A revocation whose (rule,
+	// identity, application, account, action) is already scheduled or
+	// running makes the whole call fail with ErrConflict.
+	CreateRun(ctx context.Context, p CreateRunParams) error
+	// Run returns a run with its plan items.
+	Run(ctx context.Context, id int64) (Run, error)
+	// ListRuns returns runs newest first, without their items.
+	ListRuns(ctx context.Context, q RunQuery) ([]Run, error)
+	// UpdateRunState moves a run from one of from to to (compare-and-set)
+	// and appends ev.
+	UpdateRunState(ctx context.Context, id int64, from []RunState, to RunState, ev audit.Event) (Run, error)
+
+	// Revocation returns one revocation.
+	Revocation(ctx context.Context, id int64) (Revocation, error)
+	// ListRevocations returns revocations in id order.
+	ListRevocations(ctx context.Context, q RevocationQuery) ([]Revocation, error)
+	// UpdateRevocation applies u to a revocation currently in one of from
+	// (compare-and-set; ErrConflict otherwise), applies u's account change,
+	// forgets the rule's match when u.ForgetMatch, and appends ev.
+	UpdateRevocation(ctx context.Context, id int64, from []RevocationState, u RevocationUpdate, ev audit.Event) (Revocation, error)
+	// MarkQueued records that jobs exist for these revocations.
+	MarkQueued(ctx context.Context, ids []int64) error
+
+	// AppendAudit appends events that go with no other change.
+	AppendAudit(ctx context.Context, evs ...audit.Event) error
+	// ListAudit returns events in chain order.
+	ListAudit(ctx context.Context, q AuditQuery) ([]audit.Event, error)
+}
+
+// JobClient is the part of a River client deprov uses; river.Client is
+// generic over the driver's transaction type, and both the SQLite and the
+// PostgreSQL instantiation satisfy this.
+type JobClient interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertMany(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+	JobCancel(ctx context.Context, jobID int64) (*rivertype.JobRow, error)
+	Queues() *river.QueueBundle
+	PeriodicJobs() *river.PeriodicJobBundle
+}
+
+// SyncResult counts what a source sync changed.
+type SyncResult struct {
+	Created       int `json:"created"`
+	Updated       int `json:"updated"`
+	Unchanged     int `json:"unchanged"`
+	StatusChanged int `json:"statusChanged"`
+	// Changed lists the keys of created and updated identities.
+	Changed []string `json:"-"`
+}
+
+// AggregateResult counts what an aggregation found.
+type AggregateResult struct {
+	Accounts     int `json:"accounts"`
+	Correlated   int `json:"correlated"`
+	Uncorrelated int `json:"uncorrelated"`
+	Removed      int `json:"removed"`
+}
+
+// IdentityQuery selects identities. Zero fields do not filter.
+type IdentityQuery struct {
+	SourceID string
+	// Search matches a substring of userName, email or displayName, case-insensitively.
+	Search string
+	// After is the key to continue after (keyset paging).
+	After string
+	// Limit caps the page; 0 means 100.
+	Limit int
+}
+
+// AccountQuery selects accounts. Zero fields do not filter.
+type AccountQuery struct {
+	ApplicationID string
+	// IdentityIDs selects the accounts correlated to these identities.
+	IdentityIDs []string
+	// Uncorrelated selects accounts linked to no identity.
+	Uncorrelated bool
+	// IncludeDeleted also returns accounts aggregation no longer saw.
+	IncludeDeleted bool
+	// After is "<applicationID>/<nativeID>" to continue after.
+	After string
+	// Limit caps the page; 0 means no limit.
+	Limit int
+}
+
+// RunState is where a run stands.
+type RunState string
+
+// Run states.
+const (
+	// RunCompleted: the plan was stored and its revocations scheduled.
+	RunCompleted RunState = "completed"
+	// RunQuarantined: the plan exceeded a safety limit; nothing is scheduled until approved.
+	RunQuarantined RunState = "quarantined"
+	// RunApproved: a quarantined run an operator approved; its plan is scheduled.
+	RunApproved RunState = "approved"
+	// RunRejected: a quarantined run an operator rejected; nothing was scheduled.
+	RunRejected RunState = "rejected"
+	// RunFailed: evaluation failed; Error says why and nothing was scheduled.
+	RunFailed RunState = "failed"
+)
+
+// Run is one evaluation of one rule.
+type Run struct {
+	ID     int64  `json:"id"`
+	RuleID string `json:"ruleId"`
+	// Trigger is what started it: schedule, manual, immediate, approval.
+	Trigger string `json:"trigger"`
+	// Actor is who started it.
+	Actor      string      `json:"actor"`
+	State      RunState    `json:"state"`
+	StartedAt  time.Time   `json:"startedAt"`
+	FinishedAt time.Time   `json:"finishedAt,omitzero"`
+	Counts     rule.Counts `json:"counts"`
+	// Items is the plan, planned and skipped; empty in lists.
+	Items []rule.Item `json:"items,omitempty"`
+	Error string      `json:"error,omitempty"`
+}
+
+// RunQuery selects runs. Zero fields do not filter.
+type RunQuery struct {
+	RuleID string
+	State  RunState
+	// Before is a run id to continue before (newest first).
+	Before int64
+	// Limit caps the page; 0 means 50.
+	Limit int
+}
+
+// CreateRunParams is what CreateRun stores.
+type CreateRunParams struct {
+	Run         *Run
+	Revocations []Revocation
+	// Matches are first-match times to record (existing ones are kept).
+	Matches map[string]time.Time
+	// Unmatched are identities the rule no longer matches.
+	Unmatched []string
+	Events    []audit.Event
+	// RevocationEvent, when set, is called for each revocation once its ID
+	// is assigned; the event it returns is appended after Events, in the
+	// same transaction.
+	RevocationEvent func(Revocation) audit.Event
+}
+
+// RevocationState is where a revocation stands.
+type RevocationState string
+
+// Revocation states.
+const (
+	Scheduled RevocationState = "scheduled"
+	Running   RevocationState = "running"
+	Succeeded RevocationState = "succeeded"
+	Failed    RevocationState = "failed"
+	Cancelled RevocationState = "cancelled"
+	// Waiting: a manual work item waits for a person.
+	Waiting RevocationState = "waiting"
+)
+
+// Active are the states in which a revocation may still change a target.
+var Active = []RevocationState{Scheduled, Running, Waiting}
+
+// Revocation is one planned removal of access.
+type Revocation struct {
+	ID            int64           `json:"id"`
+	RunID         int64           `json:"runId"`
+	RuleID        string          `json:"ruleId"`
+	IdentityID    string          `json:"identityId"`
+	UserName      string          `json:"userName"`
+	ApplicationID string          `json:"applicationId"`
+	AccountID     string          `json:"accountId"`
+	AccountName   string          `json:"accountName"`
+	Action        account.Action  `json:"action"`
+	State         RevocationState `json:"state"`
+	// DueAt is when it may run (first match + grace, or the next retry).
+	DueAt      time.Time `json:"dueAt"`
+	CreatedAt  time.Time `json:"createdAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	Attempts   int       `json:"attempts"`
+	LastError  string    `json:"lastError,omitempty"`
+	// Result says what the target change did ("already done", groups removed...).
+	Result string `json:"result,omitempty"`
+	// CancelReason says why it was cancelled.
+	CancelReason string `json:"cancelReason,omitempty"`
+	// Queued says a job exists for it.
+	Queued bool `json:"-"`
+}
+
+// RevocationQuery selects revocations. Zero fields do not filter.
+type RevocationQuery struct {
+	States        []RevocationState
+	RuleID        string
+	RunID         int64
+	IdentityID    string
+	ApplicationID string
+	// Unqueued selects revocations with no job yet.
+	Unqueued bool
+	// After is an id to continue after.
+	After int64
+	// Limit caps the page; 0 means no limit.
+	Limit int
+}
+
+// RevocationUpdate is a change to a revocation; nil fields are unchanged.
+type RevocationUpdate struct {
+	State        RevocationState
+	DueAt        *time.Time
+	Attempts     *int
+	LastError    *string
+	Result       *string
+	CancelReason *string
+	FinishedAt   *time.Time
+	// AccountState, when set, is recorded on the revocation's account.
+	AccountState account.State
+	// ClearEntitlements empties the account's recorded entitlements.
+	ClearEntitlements bool
+	// ForgetMatch forgets that the rule matched the identity.
+	ForgetMatch bool
+}
+
+// AuditQuery selects audit events. Zero fields do not filter.
+type AuditQuery struct {
+	RuleID     string
+	IdentityID string
+	RunID      int64
+	// Action selects events whose action starts with this prefix.
+	Action string
+	From   time.Time
+	To     time.Time
+	// AfterSeq continues after a chain position.
+	AfterSeq int64
+	// Limit caps the page; 0 means no limit.
+	Limit int
+}

@@ -1,0 +1,304 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/deprov/deprov/identity"
+	"github.com/deprov/deprov/store"
+)
+
+var identityTests = []test{
+	{"SyncCounts", testSyncCounts},
+	{"SyncKeepsSilentIdentities", testSyncKeepsSilent},
+	{"SyncUpdatedAt", testSyncUpdatedAt},
+	{"RoundTrip", testIdentityRoundTrip},
+	{"NotFound", testIdentityNotFound},
+	{"SyncAtomic", testSyncAtomic},
+	{"ListPaging", testListIdentitiesPaging},
+	{"ListSearch", testListIdentitiesSearch},
+	{"Count", testCountIdentities},
+}
+
+func endDate(t *testing.T, s string) identity.EndDate {
+	t.Helper()
+	d, err := identity.ParseEndDate(s)
+	must(t, err)
+	return d
+}
+
+func person(src, ext, status string) identity.Identity {
+	return identity.Identity{
+		SourceID: src, ExternalID: ext, UserName: ext, Email: ext + "@example.com",
+		DisplayName: "Person " + ext, Status: status, Department: "Sales", Manager: "m1",
+		Attributes: map[string]string{"country": "DE"},
+	}
+}
+
+func syncIDs(t *testing.T, s store.Store, src string, ids ...identity.Identity) store.SyncResult {
+	t.Helper()
+	res, err := s.SyncIdentities(t.Context(), src, ids, event("source.synced"))
+	must(t, err)
+	return res
+}
+
+// sameIdentity compares all but UpdatedAt; end dates compare by meaning
+// (instant, date-only, and the form they were given in).
+func sameIdentity(t *testing.T, got, want identity.Identity) {
+	t.Helper()
+	if got.EndDate.String() != want.EndDate.String() || got.EndDate.DateOnly != want.EndDate.DateOnly ||
+		!got.EndDate.Time.Equal(want.EndDate.Time) {
+		t.Fatalf("identity %s: end date %#v (%s), want %#v (%s)", want.ID(), got.EndDate, got.EndDate,
+			want.EndDate, want.EndDate)
+	}
+	got.EndDate, want.EndDate = identity.EndDate{}, identity.EndDate{}
+	got.UpdatedAt, want.UpdatedAt = time.Time{}, time.Time{}
+	equal(t, "identity "+want.ID(), got, want)
+}
+
+func sorted(ss []string) []string {
+	ss = slices.Clone(ss)
+	slices.Sort(ss)
+	return ss
+}
+
+func testSyncCounts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b, c, d := person("hr", "a", "Active"), person("hr", "b", "Active"), person("hr", "c", "Active"), person("hr", "d", "Active")
+	e := person("hr", "e", "Active")
+
+	res := syncIDs(t, s, "hr", a, b, c, e)
+	equal(t, "first sync", res, store.SyncResult{Created: 4, Changed: res.Changed})
+	equal(t, "first sync changed", sorted(res.Changed), []string{"hr/a", "hr/b", "hr/c", "hr/e"})
+
+	res = syncIDs(t, s, "hr", a, b, c, e)
+	equal(t, "same sync", res, store.SyncResult{Unchanged: 4, Changed: res.Changed})
+	equal(t, "same sync changed", len(res.Changed), 0)
+
+	a.Status = "ACTIVE"                               // case only: updated, status unchanged
+	b.Status = "Terminated"                           // status changed
+	c.EndDate = endDate(t, "2026-11-30")              // end date set: status changed
+	e.Attributes = map[string]string{"country": "FR"} // other content: updated
+	res = syncIDs(t, s, "hr", a, b, c, d, e)
+	equal(t, "changing sync", res, store.SyncResult{Created: 1, Updated: 4, StatusChanged: 2, Changed: res.Changed})
+	equal(t, "changing sync changed", sorted(res.Changed), []string{"hr/a", "hr/b", "hr/c", "hr/d", "hr/e"})
+
+	ev := lastEvent(t, s)
+	equal(t, "event action", ev.Action, "source.synced")
+	for k, want := range map[string]int{"created": 1, "updated": 4, "unchanged": 0, "statusChanged": 2} {
+		if got := detailInt(t, ev, k); got != want {
+			t.Fatalf("event detail %s = %d, want %d", k, got, want)
+		}
+	}
+
+	c.EndDate = endDate(t, "2026-11-30T17:00:00+01:00") // date → instant: status changed
+	res = syncIDs(t, s, "hr", c)
+	equal(t, "end date form change", res, store.SyncResult{Updated: 1, StatusChanged: 1, Changed: []string{"hr/c"}})
+
+	got, err := s.Identity(ctx, "hr/a")
+	must(t, err)
+	equal(t, "status kept as given", got.Status, "ACTIVE")
+}
+
+func testSyncKeepsSilent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := person("hr", "a", "Active"), person("hr", "b", "Active")
+	syncIDs(t, s, "hr", a, b)
+	before, err := s.Identity(ctx, "hr/b")
+	must(t, err)
+	res := syncIDs(t, s, "hr", a)
+	equal(t, "sync without b", res, store.SyncResult{Unchanged: 1, Changed: res.Changed})
+	after, err := s.Identity(ctx, "hr/b")
+	must(t, err)
+	equal(t, "silent identity", after, before)
+	n, err := s.CountIdentities(ctx, store.IdentityQuery{SourceID: "hr"})
+	must(t, err)
+	equal(t, "identities", n, 2)
+
+	// Another source's sync touches nothing of hr.
+	syncIDs(t, s, "idp", person("idp", "a", "enabled"))
+	n, err = s.CountIdentities(ctx, store.IdentityQuery{})
+	must(t, err)
+	equal(t, "identities of both sources", n, 3)
+}
+
+func testSyncUpdatedAt(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := person("hr", "a", "Active"), person("hr", "b", "Active")
+	a.UpdatedAt = at(-1000 * 24 * time.Hour) // the store's clock decides, not the caller
+	syncIDs(t, s, "hr", a, b)
+	a1, err := s.Identity(ctx, "hr/a")
+	must(t, err)
+	kept(t, "UpdatedAt on create", a1.UpdatedAt)
+	if a1.UpdatedAt.Equal(a.UpdatedAt) {
+		t.Fatal("UpdatedAt is the caller's, want the store's clock")
+	}
+	b1, err := s.Identity(ctx, "hr/b")
+	must(t, err)
+
+	a.Department = "Finance"
+	syncIDs(t, s, "hr", a, b)
+	a2, err := s.Identity(ctx, "hr/a")
+	must(t, err)
+	b2, err := s.Identity(ctx, "hr/b")
+	must(t, err)
+	kept(t, "UpdatedAt on change", a2.UpdatedAt)
+	if a2.UpdatedAt.Before(a1.UpdatedAt) {
+		t.Fatalf("UpdatedAt went back on change: %s then %s", a1.UpdatedAt, a2.UpdatedAt)
+	}
+	equal(t, "UpdatedAt of unchanged identity", b2.UpdatedAt, b1.UpdatedAt)
+}
+
+func testIdentityRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	dateOnly := person("hr", "date", "Active")
+	dateOnly.EndDate = endDate(t, "2026-11-30")
+	instant := person("hr", "instant", "Leaver")
+	instant.EndDate = endDate(t, "2026-11-30T17:00:00+01:00")
+	instant.Attributes = map[string]string{"costCenter": "4711", "note": "Zoë, 名前", "empty": ""}
+	utc := person("hr", "utc", "Active")
+	utc.EndDate = endDate(t, "2027-01-15T08:00:00Z")
+	bare := identity.Identity{SourceID: "hr", ExternalID: "bare/with/slashes", UserName: "bare"}
+	all := []identity.Identity{dateOnly, instant, utc, bare}
+	syncIDs(t, s, "hr", all...)
+	for _, want := range all {
+		got, err := s.Identity(ctx, want.ID())
+		must(t, err)
+		sameIdentity(t, got, want)
+		kept(t, "UpdatedAt", got.UpdatedAt)
+	}
+	got, err := s.Identity(ctx, "hr/bare/with/slashes")
+	must(t, err)
+	if !got.EndDate.IsZero() || len(got.Attributes) > 0 {
+		t.Fatalf("bare identity came back with %#v", got)
+	}
+}
+
+func testIdentityNotFound(t *testing.T, s store.Store) {
+	_, err := s.Identity(t.Context(), "hr/nobody")
+	wantErr(t, err, store.ErrNotFound, "Identity of a missing key")
+}
+
+func testSyncAtomic(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	_, err := s.SyncIdentities(ctx, "hr", []identity.Identity{person("hr", "a", "Active")}, unmarshalable("source.synced"))
+	if err == nil {
+		t.Fatal("SyncIdentities with an event that cannot be stored succeeded")
+	}
+	n, err := s.CountIdentities(ctx, store.IdentityQuery{})
+	must(t, err)
+	equal(t, "identities after failed sync", n, 0)
+	equal(t, "events after failed sync", auditLen(t, s), 0)
+}
+
+func testListIdentitiesPaging(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var hr, idp []identity.Identity
+	var want []string
+	for i := 104; i >= 0; i-- { // given in reverse: the store orders
+		hr = append(hr, person("hr", fmt.Sprintf("u%04d", i), "Active"))
+		want = append(want, keyN("hr", i))
+	}
+	for i := range 5 {
+		idp = append(idp, person("idp", fmt.Sprintf("u%04d", i), "enabled"))
+	}
+	syncIDs(t, s, "hr", hr...)
+	syncIDs(t, s, "idp", idp...)
+	slices.Sort(want)
+
+	page, err := s.ListIdentities(ctx, store.IdentityQuery{SourceID: "hr"})
+	must(t, err)
+	equal(t, "default page size", len(page), 100)
+
+	var got []string
+	after := ""
+	for {
+		page, err := s.ListIdentities(ctx, store.IdentityQuery{SourceID: "hr", After: after, Limit: 7})
+		must(t, err)
+		for _, id := range page {
+			got = append(got, id.ID())
+		}
+		if len(page) < 7 {
+			break
+		}
+		after = page[len(page)-1].ID()
+	}
+	equal(t, "keyset pages", got, want)
+
+	page, err = s.ListIdentities(ctx, store.IdentityQuery{After: "hr/u0103", Limit: 4})
+	must(t, err)
+	var keys []string
+	for _, id := range page {
+		keys = append(keys, id.ID())
+	}
+	equal(t, "page across sources", keys, []string{"hr/u0104", "idp/u0000", "idp/u0001", "idp/u0002"})
+	sameIdentity(t, page[1], idp[0])
+}
+
+func testListIdentitiesSearch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	zoe := identity.Identity{SourceID: "hr", ExternalID: "1", UserName: "zoe.angstrom", Email: "zoe@example.com", DisplayName: "Zoë Ångström"}
+	mx := identity.Identity{SourceID: "hr", ExternalID: "2", UserName: "max_mustermann", Email: "Max.Mustermann@Example.COM", DisplayName: "Max Mustermann", Department: "Ångström lab"}
+	pct := identity.Identity{SourceID: "idp", ExternalID: "3", UserName: "percent", Email: "100%@example.com", DisplayName: "Per Cent"}
+	syncIDs(t, s, "hr", zoe, mx)
+	syncIDs(t, s, "idp", pct)
+
+	for _, tc := range []struct {
+		name string
+		q    store.IdentityQuery
+		want []string
+	}{
+		{"userName", store.IdentityQuery{Search: "ANGSTROM"}, []string{"hr/1"}},
+		{"email case-insensitively", store.IdentityQuery{Search: "mustermann@example.com"}, []string{"hr/2"}},
+		{"displayName beyond ASCII", store.IdentityQuery{Search: "ÅNGSTRÖM"}, []string{"hr/1"}},
+		{"substring of all three", store.IdentityQuery{Search: "example"}, []string{"hr/1", "hr/2", "idp/3"}},
+		{"underscore is literal", store.IdentityQuery{Search: "_"}, []string{"hr/2"}},
+		{"percent is literal", store.IdentityQuery{Search: "%"}, []string{"idp/3"}},
+		{"not department", store.IdentityQuery{Search: "lab"}, nil},
+		{"with source", store.IdentityQuery{Search: "example", SourceID: "idp"}, []string{"idp/3"}},
+		{"with after and limit", store.IdentityQuery{Search: "example", After: "hr/1", Limit: 1}, []string{"hr/2"}},
+	} {
+		ids, err := s.ListIdentities(ctx, tc.q)
+		must(t, err)
+		var got []string
+		for _, id := range ids {
+			got = append(got, id.ID())
+		}
+		equal(t, tc.name, got, tc.want)
+		n, err := s.CountIdentities(ctx, store.IdentityQuery{Search: tc.q.Search, SourceID: tc.q.SourceID})
+		must(t, err)
+		if tc.q.After == "" && n != len(tc.want) {
+			t.Fatalf("%s: count %d, want %d", tc.name, n, len(tc.want))
+		}
+	}
+}
+
+func testCountIdentities(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	n, err := s.CountIdentities(ctx, store.IdentityQuery{})
+	must(t, err)
+	equal(t, "count of none", n, 0)
+	var hr []identity.Identity
+	for i := range 12 {
+		hr = append(hr, person("hr", fmt.Sprintf("u%04d", i), "Active"))
+	}
+	syncIDs(t, s, "hr", hr...)
+	syncIDs(t, s, "idp", person("idp", "x", "enabled"))
+	for _, tc := range []struct {
+		name string
+		q    store.IdentityQuery
+		want int
+	}{
+		{"all", store.IdentityQuery{}, 13},
+		{"source", store.IdentityQuery{SourceID: "hr"}, 12},
+		{"limit and after ignored", store.IdentityQuery{SourceID: "hr", After: "hr/u0010", Limit: 1}, 12},
+		{"search", store.IdentityQuery{Search: "U001"}, 2},
+		{"unknown source", store.IdentityQuery{SourceID: "nope"}, 0},
+	} {
+		n, err := s.CountIdentities(ctx, tc.q)
+		must(t, err)
+		equal(t, tc.name, n, tc.want)
+	}
+}
