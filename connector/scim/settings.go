@@ -1,0 +1,252 @@
+package scim
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deprov/deprov/connector"
+)
+
+// Setting keys, as written in the configuration file.
+const (
+	keyURL                = "url"
+	keyToken              = "token"
+	keyPageSize           = "pageSize"
+	keyTimeoutSeconds     = "timeoutSeconds"
+	keyInsecureSkipVerify = "insecureSkipVerify"
+	keyCAFile             = "caFile"
+)
+
+// knownKeys are the settings this connector reads; "type" is the block's
+// selector and belongs to the config layer.
+var knownKeys = []string{"type", keyURL, keyToken, keyPageSize, keyTimeoutSeconds, keyInsecureSkipVerify, keyCAFile}
+
+// Defaults and limits.
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+	defaultTimeout  = 30 * time.Second
+	maxTimeout      = 10 * time.Minute
+)
+
+// Config is a SCIM connector's settings, parsed.
+type Config struct {
+	// URL is the SCIM base URL, such as https://app.example.com/scim/v2.
+	URL string
+	// Token is the bearer token sent on every request.
+	Token string
+	// PageSize is how many resources one list request asks for (1–1000).
+	PageSize int
+	// Timeout bounds one HTTP request, answer included.
+	Timeout time.Duration
+	// InsecureSkipVerify turns TLS certificate checks off (test targets only).
+	InsecureSkipVerify bool
+	// CAFile is a PEM bundle trusted in place of the system roots.
+	CAFile string
+}
+
+// validate reports every problem in s as "key: what is wrong". Values of
+// the form ${...} are references not yet expanded and are only checked to
+// be strings.
+func validate(s connector.Settings) []error {
+	_, errs := parse(s)
+	return errs
+}
+
+// parse reads settings, filling defaults, and reports every problem.
+func parse(s connector.Settings) (Config, []error) {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	var unknown []string
+	for k := range s {
+		if !slices.Contains(knownKeys, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	slices.Sort(unknown)
+	for _, k := range unknown {
+		bad(k, "unknown setting (known: %s)", strings.Join(knownKeys[1:], ", "))
+	}
+
+	cfg := Config{PageSize: defaultPageSize, Timeout: defaultTimeout}
+
+	switch v, err := str(s, keyURL); {
+	case err != nil:
+		bad(keyURL, "%v", err)
+	case v == "":
+		bad(keyURL, "required: the SCIM base URL, such as https://app.example.com/scim/v2")
+	case isReference(v):
+		cfg.URL = v
+	default:
+		if err := checkURL(v); err != nil {
+			bad(keyURL, "%v", err)
+		}
+		cfg.URL = strings.TrimRight(v, "/")
+	}
+
+	switch v, err := str(s, keyToken); {
+	case err != nil:
+		bad(keyToken, "%v", err) // never the value: it is a secret
+	case strings.TrimSpace(v) == "":
+		bad(keyToken, "required: the bearer token the application issued")
+	default:
+		cfg.Token = v
+	}
+
+	if n, ok, err := integer(s, keyPageSize); err != nil {
+		bad(keyPageSize, "%v", err)
+	} else if ok {
+		if n < 1 || n > maxPageSize {
+			bad(keyPageSize, "must be between 1 and %d, got %d", maxPageSize, n)
+		}
+		cfg.PageSize = n
+	}
+
+	if n, ok, err := integer(s, keyTimeoutSeconds); err != nil {
+		bad(keyTimeoutSeconds, "%v", err)
+	} else if ok {
+		if n < 1 || time.Duration(n)*time.Second > maxTimeout {
+			bad(keyTimeoutSeconds, "must be between 1 and %d, got %d", int(maxTimeout/time.Second), n)
+		}
+		cfg.Timeout = time.Duration(n) * time.Second
+	}
+
+	if b, _, err := boolean(s, keyInsecureSkipVerify); err != nil {
+		bad(keyInsecureSkipVerify, "%v", err)
+	} else {
+		cfg.InsecureSkipVerify = b
+	}
+
+	if v, err := str(s, keyCAFile); err != nil {
+		bad(keyCAFile, "%v", err)
+	} else {
+		cfg.CAFile = v
+	}
+	if cfg.InsecureSkipVerify && cfg.CAFile != "" {
+		bad(keyInsecureSkipVerify, "cannot be true together with %s: trust the CA instead", keyCAFile)
+	}
+	return cfg, errs
+}
+
+func checkURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil {
+		return fmt.Errorf("not a URL: %v", errors.Unwrap(err))
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("must start with http:// or https://, got %q", v)
+	case u.Host == "":
+		return fmt.Errorf("has no host: %q", v)
+	case u.User != nil:
+		return errors.New("must not hold credentials: put the bearer token in token")
+	case u.RawQuery != "" || u.Fragment != "":
+		return errors.New("must not have a query or fragment: give the SCIM base URL, such as https://app.example.com/scim/v2")
+	}
+	return nil
+}
+
+// httpClient builds the client for cfg, reading the CA file if any.
+func httpClient(cfg Config) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", keyCAFile, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate in %s", keyCAFile, cfg.CAFile)
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+	return &http.Client{
+		Transport: tr,
+		Timeout:   cfg.Timeout,
+		// A redirect would carry the token to wherever it points: refuse it.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, nil
+}
+
+func isReference(v string) bool { return strings.Contains(v, "${") }
+
+func str(s connector.Settings, key string) (string, error) {
+	switch v := s[key].(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	default:
+		return "", fmt.Errorf("must be a string, got %T", v)
+	}
+}
+
+// integer reads a whole number as YAML, JSON or an expanded reference gives it.
+func integer(s connector.Settings, key string) (n int, ok bool, err error) {
+	switch v := s[key].(type) {
+	case nil:
+		return 0, false, nil
+	case int:
+		return v, true, nil
+	case int64:
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			return 0, false, fmt.Errorf("out of range: %d", v)
+		}
+		return int(v), true, nil
+	case uint64:
+		if v > math.MaxInt32 {
+			return 0, false, fmt.Errorf("out of range: %d", v)
+		}
+		return int(v), true, nil
+	case float64:
+		if v != math.Trunc(v) || math.Abs(v) > math.MaxInt32 {
+			return 0, false, fmt.Errorf("must be a whole number, got %v", v)
+		}
+		return int(v), true, nil
+	case string:
+		if isReference(v) {
+			return 0, false, nil
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return 0, false, fmt.Errorf("must be a whole number, got %q", v)
+		}
+		return n, true, nil
+	default:
+		return 0, false, fmt.Errorf("must be a whole number, got %T", v)
+	}
+}
+
+func boolean(s connector.Settings, key string) (b, ok bool, err error) {
+	switch v := s[key].(type) {
+	case nil:
+		return false, false, nil
+	case bool:
+		return v, true, nil
+	case string:
+		if isReference(v) {
+			return false, false, nil
+		}
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return false, false, fmt.Errorf("must be true or false, got %q", v)
+		}
+		return b, true, nil
+	default:
+		return false, false, fmt.Errorf("must be true or false, got %T", v)
+	}
+}
