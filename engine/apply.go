@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+
+	"github.com/deprov/deprov/config"
+)
+
+// Change is one difference between the stored configuration and a new one.
+type Change struct {
+	// Kind is application, source or rule.
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+	// Op is create, update or delete.
+	Op string `json:"op"`
+}
+
+// Diff lists what applying next over prev would change.
+func Diff(prev, next config.Config) []Change {
+	var out []Change
+	out = append(out, diffKind("application", byID(prev.Applications, func(a config.Application) string { return a.ID }), byID(next.Applications, func(a config.Application) string { return a.ID }))...)
+	out = append(out, diffKind("source", byID(prev.Sources, func(s config.Source) string { return s.ID }), byID(next.Sources, func(s config.Source) string { return s.ID }))...)
+	out = append(out, diffKind("rule", byID(prev.Rules, func(r config.Rule) string { return r.ID }), byID(next.Rules, func(r config.Rule) string { return r.ID }))...)
+	return out
+}
+
+func byID[T any](xs []T, id func(T) string) map[string]any {
+	m := make(map[string]any, len(xs))
+	for _, x := range xs {
+		m[id(x)] = x
+	}
+	return m
+}
+
+func diffKind(kind string, prev, next map[string]any) []Change {
+	var out []Change
+	for id, n := range next {
+		p, ok := prev[id]
+		switch {
+		case !ok:
+			out = append(out, Change{kind, id, "create"})
+		case !reflect.DeepEqual(p, n):
+			out = append(out, Change{kind, id, "update"})
+		}
+	}
+	for id := range prev {
+		if _, ok := next[id]; !ok {
+			out = append(out, Change{kind, id, "delete"})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].ID != out[j].ID {
+			return out[i].ID < out[j].ID
+		}
+		return out[i].Op < out[j].Op
+	})
+	return out
+}
+
+// Apply validates cfg and, unless dryRun, replaces the stored
+// configuration with it. A configuration with any problem changes nothing
+// and returns a *config.ValidationError (which wraps no ErrInvalid, but the
+// CLI treats it as invalid input).
+func (e *Engine) Apply(ctx context.Context, cfg config.Config, actor string, dryRun bool) ([]Change, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	prev, _, err := e.st.Config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	changes := Diff(prev, cfg)
+	if dryRun || len(changes) == 0 {
+		return changes, nil
+	}
+	ev := e.event(actor, "config.applied", fmt.Sprintf("configuration applied: %d change(s)", len(changes)))
+	detail := make([]any, 0, len(changes))
+	for _, c := range changes {
+		detail = append(detail, map[string]any{"kind": c.Kind, "id": c.ID, "op": c.Op})
+	}
+	ev.Detail = map[string]any{"changes": detail}
+	if err := e.st.ApplyConfig(ctx, cfg, ev); err != nil {
+		return nil, fmt.Errorf("apply configuration: %w", err)
+	}
+	e.configChanged(ctx)
+	return changes, nil
+}

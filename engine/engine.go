@@ -1,0 +1,230 @@
+// Package engine runs deprovisioning: it applies configuration, syncs
+// sources, aggregates applications, evaluates rules into plans, schedules
+// revocations as durable jobs, executes them through connectors, and
+// cancels them when an identity is reinstated. Every step writes audit
+// events through the store.
+package engine
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/deprov/deprov/account"
+	"github.com/deprov/deprov/audit"
+	"github.com/deprov/deprov/config"
+	"github.com/deprov/deprov/connector"
+	"github.com/deprov/deprov/rule"
+	"github.com/deprov/deprov/schedule"
+	"github.com/deprov/deprov/store"
+)
+
+// Options configures an Engine.
+type Options struct {
+	// Store is the database. Required.
+	Store store.Store
+	// Now is the clock; default time.Now. Everything that decides by time
+	// (end dates, grace periods, due times) reads it.
+	Now func() time.Time
+	// Logger receives operational logs; default slog.Default().
+	Logger *slog.Logger
+	// HTTPClient is used for URL hooks; default a client with no timeout of
+	// its own (each hook call has its rule's timeout).
+	HTTPClient *http.Client
+	// PollInterval is how often a serving engine looks for new jobs and for
+	// configuration changes made by other processes; default 100 ms for jobs
+	// and 2 s for configuration.
+	PollInterval time.Duration
+}
+
+// Engine is deprov's core. It is safe for concurrent use.
+type Engine struct {
+	st   store.Store
+	now  func() time.Time
+	log  *slog.Logger
+	http *http.Client
+	poll time.Duration
+
+	mu       sync.Mutex
+	conns    map[string]connector.Connector // by application id, for the config version connVer
+	connVer  int64
+	limiters map[string]*rate.Limiter
+
+	// stubbedClock says Options.Now was given: River's own scheduling then
+	// follows the same clock, so a test moves grace periods by moving it.
+	stubbedClock bool
+
+	jobsMu sync.Mutex
+	jobs   store.JobClient // nil until jobs are needed
+	worker *workerState    // non-nil while serving
+}
+
+// New returns an engine.
+func New(o Options) (*Engine, error) {
+	if o.Store == nil {
+		return nil, errors.New("engine: a store is required")
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Engine{
+		stubbedClock: o.Now != nil,
+		st:           o.Store,
+		now:          now,
+		log:          cmp.Or(o.Logger, slog.Default()),
+		http:         cmp.Or(o.HTTPClient, http.DefaultClient),
+		poll:         cmp.Or(o.PollInterval, 100*time.Millisecond),
+		conns:        map[string]connector.Connector{},
+		limiters:     map[string]*rate.Limiter{},
+	}, nil
+}
+
+// Store returns the engine's store.
+func (e *Engine) Store() store.Store { return e.st }
+
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.now().UTC() }
+
+// event builds an audit event at the engine's clock.
+func (e *Engine) event(actor, action, msg string) audit.Event {
+	return audit.Event{Time: e.Now(), Actor: actor, Action: action, Message: msg}
+}
+
+// ErrInvalid marks errors caused by bad input (exit code 2 in the CLI).
+var ErrInvalid = errors.New("invalid input")
+
+// invalidf returns an error that wraps ErrInvalid.
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// compileRule prepares a configured rule for evaluation; a URL hook is
+// called with ctx.
+func (e *Engine) compileRule(ctx context.Context, cfg config.Config, r config.Rule) (*rule.Compiled, error) {
+	spec := rule.Spec{
+		ID:              r.ID,
+		Statuses:        r.Trigger.Statuses,
+		Scope:           r.Scope,
+		GracePeriodDays: r.GracePeriodDays,
+		Exclusions:      map[string]string{},
+		Actions:         map[string]account.Action{},
+	}
+	if r.Trigger.EndDate != nil {
+		off := r.Trigger.EndDate.OffsetDays
+		spec.EndDateOffsetDays = &off
+	}
+	if h := r.Trigger.Hook; h != nil {
+		spec.HookCEL = h.CEL
+		if h.URL != "" {
+			spec.HookFunc = e.urlHook(ctx, r.ID, *h)
+		}
+	}
+	if r.Schedule != nil {
+		loc, err := schedule.LoadTimezone(r.Schedule.Timezone)
+		if err != nil {
+			return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+		}
+		spec.Location = loc
+	}
+	for _, x := range r.ExcludeApplications {
+		spec.Exclusions[x.Application] = x.Reason
+	}
+	for _, a := range cfg.Applications {
+		spec.Actions[a.ID] = account.Action(r.Action.For(a))
+	}
+	c, err := rule.Compile(spec)
+	if err != nil {
+		return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+	}
+	return c, nil
+}
+
+// connector returns the open connector of an application, opening it on
+// first use and again after a configuration change.
+func (e *Engine) connector(ctx context.Context, appID string) (connector.Connector, config.Application, error) {
+	cfg, ver, err := e.st.Config(ctx)
+	if err != nil {
+		return nil, config.Application{}, err
+	}
+	app, ok := cfg.Application(appID)
+	if !ok {
+		return nil, config.Application{}, fmt.Errorf("application %q: %w", appID, store.ErrNotFound)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ver != e.connVer {
+		e.closeConnectorsLocked()
+		e.connVer = ver
+	}
+	if c, ok := e.conns[appID]; ok {
+		return c, app, nil
+	}
+	f, ok := connector.Lookup(app.Connector.Type)
+	if !ok {
+		return nil, app, fmt.Errorf("application %s: unknown connector type %q", appID, app.Connector.Type)
+	}
+	settings, err := config.ExpandSettings(app.Connector.Settings)
+	if err != nil {
+		return nil, app, fmt.Errorf("application %s: %w", appID, err)
+	}
+	c, err := f.Open(settings)
+	if err != nil {
+		return nil, app, fmt.Errorf("application %s: open %s connector: %w", appID, app.Connector.Type, err)
+	}
+	e.conns[appID] = c
+	lim := rate.NewLimiter(rate.Inf, 1)
+	if app.RateLimit > 0 {
+		// A burst of one keeps every one-second window at or under the limit
+		// (plus the single token a full bucket holds at the window's start).
+		lim = rate.NewLimiter(rate.Limit(app.RateLimit), 1)
+	}
+	e.limiters[appID] = lim
+	return c, app, nil
+}
+
+// limiter returns the application's shared rate limiter (set by connector).
+func (e *Engine) limiter(appID string) *rate.Limiter {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if l := e.limiters[appID]; l != nil {
+		return l
+	}
+	return rate.NewLimiter(rate.Inf, 1)
+}
+
+func (e *Engine) closeConnectorsLocked() {
+	for id, c := range e.conns {
+		if cl, ok := c.(connector.Closer); ok {
+			if err := cl.Close(); err != nil {
+				e.log.Warn("close connector", "application", id, "error", err)
+			}
+		}
+	}
+	e.conns = map[string]connector.Connector{}
+	e.limiters = map[string]*rate.Limiter{}
+}
+
+// Close releases connectors. It does not close the store.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closeConnectorsLocked()
+}
+
+// jobClock hands the engine's clock to River when it is stubbed.
+type jobClock struct{ now func() time.Time }
+
+func (c jobClock) Now() time.Time { return c.now() }
+
+func (c jobClock) NowOrNil() *time.Time {
+	t := c.now().UTC()
+	return &t
+}

@@ -1,0 +1,421 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/deprov/deprov/account"
+	"github.com/deprov/deprov/audit"
+	"github.com/deprov/deprov/config"
+	"github.com/deprov/deprov/identity"
+	"github.com/deprov/deprov/rule"
+	"github.com/deprov/deprov/store"
+)
+
+// RunOptions says how a rule is run.
+type RunOptions struct {
+	// DryRun returns the plan and changes nothing.
+	DryRun bool
+	// Trigger is what started the run: manual, schedule or immediate.
+	Trigger string
+	// Actor is who started it.
+	Actor string
+	// Only restricts the run to these identity keys (immediate evaluation).
+	Only []string
+}
+
+// batchSize is how many identities evaluation reads at a time, so that
+// memory does not grow with the number of identities.
+const batchSize = 1000
+
+// Run evaluates a rule now. A dry run returns the plan and changes nothing;
+// a real run stores the run, cancels revocations of identities the rule no
+// longer matches, schedules the planned revocations (or quarantines the run
+// when it exceeds the rule's safety limits) and queues their jobs.
+func (e *Engine) Run(ctx context.Context, ruleID string, o RunOptions) (store.Run, error) {
+	cfg, _, err := e.st.Config(ctx)
+	if err != nil {
+		return store.Run{}, err
+	}
+	r, ok := cfg.Rule(ruleID)
+	if !ok {
+		return store.Run{}, invalidf("unknown rule %q", ruleID)
+	}
+	c, err := e.compileRule(ctx, cfg, r)
+	if err != nil {
+		return store.Run{}, err
+	}
+	now := e.Now()
+	run := store.Run{RuleID: ruleID, Trigger: cmpOr(o.Trigger, "manual"), Actor: o.Actor, StartedAt: now}
+	p, err := e.plan(ctx, c, o.Only, now)
+	if err != nil {
+		return run, fmt.Errorf("run %s: %w", ruleID, err)
+	}
+	run.Counts, run.Items, run.FinishedAt = p.counts, p.items, e.Now()
+	run.State = store.RunCompleted
+	if o.DryRun {
+		return run, nil
+	}
+	if limit, over := exceeds(r.Safety, run.Counts); over {
+		run.State = store.RunQuarantined
+		run.Error = limit
+	}
+	revs := e.revocations(run, p.items)
+	params := store.CreateRunParams{Run: &run, Matches: p.matches, Unmatched: p.unmatched}
+	if run.State == store.RunCompleted {
+		params.Revocations = revs
+	}
+	params.Events = append(params.Events, e.runEvent(run, r))
+	params.RevocationEvent = func(rv store.Revocation) audit.Event {
+		return e.revocationEvent(rv, cmpOr(o.Actor, "system"), "revocation.scheduled",
+			fmt.Sprintf("%s of %s in %s scheduled, due %s", rv.Action, rv.UserName, rv.ApplicationID, rv.DueAt.Format(time.RFC3339)))
+	}
+	if err := e.st.CreateRun(ctx, params); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return run, fmt.Errorf("run %s: another run scheduled the same revocations meanwhile; run it again: %w", ruleID, err)
+		}
+		return run, fmt.Errorf("run %s: %w", ruleID, err)
+	}
+	if err := e.cancelUnmatched(ctx, c, p.cancel, o.Actor); err != nil {
+		return run, err
+	}
+	if err := e.Enqueue(ctx); err != nil {
+		return run, err
+	}
+	e.log.Info("rule run", "rule", ruleID, "run", run.ID, "state", run.State, "matched", run.Counts.Matched, "planned", run.Counts.Planned, "skipped", run.Counts.Skipped)
+	return run, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// exceeds reports whether a plan breaks the rule's safety limits.
+func exceeds(s config.Safety, n rule.Counts) (string, bool) {
+	if s.MaxUsers != nil && n.Users > *s.MaxUsers {
+		return fmt.Sprintf("quarantined: %d users to deprovision exceeds safety.maxUsers %d", n.Users, *s.MaxUsers), true
+	}
+	if s.MaxPercent != nil && n.InScope > 0 {
+		pct := 100 * float64(n.Users) / float64(n.InScope)
+		if pct > *s.MaxPercent {
+			return fmt.Sprintf("quarantined: %d of %d users in scope (%.1f%%) exceeds safety.maxPercent %v", n.Users, n.InScope, math.Round(pct*10)/10, *s.MaxPercent), true
+		}
+	}
+	return "", false
+}
+
+func (e *Engine) runEvent(run store.Run, r config.Rule) audit.Event {
+	action, msg := "run.completed", fmt.Sprintf("rule %s ran: %d matched, %d revocations planned, %d skipped", r.ID, run.Counts.Matched, run.Counts.Planned, run.Counts.Skipped)
+	if run.State == store.RunQuarantined {
+		action, msg = "run.quarantined", fmt.Sprintf("rule %s run quarantined: %s", r.ID, run.Error)
+	}
+	ev := e.event(run.Actor, action, msg)
+	ev.RuleID = r.ID
+	ev.Detail = map[string]any{
+		"trigger": run.Trigger, "evaluated": run.Counts.Evaluated, "inScope": run.Counts.InScope,
+		"matched": run.Counts.Matched, "planned": run.Counts.Planned, "skipped": run.Counts.Skipped, "users": run.Counts.Users,
+	}
+	var skips []any
+	for _, it := range run.Items {
+		if !it.Planned() {
+			skips = append(skips, map[string]any{"identity": it.IdentityID, "application": it.ApplicationID, "skip": string(it.Skip), "reason": it.Reason})
+		}
+	}
+	if len(skips) > 0 && len(skips) <= 1000 {
+		ev.Detail["skips"] = skips
+	}
+	return ev
+}
+
+// revocations turns a run's planned items into revocations.
+func (e *Engine) revocations(run store.Run, items []rule.Item) []store.Revocation {
+	var out []store.Revocation
+	for _, it := range items {
+		if !it.Planned() {
+			continue
+		}
+		out = append(out, store.Revocation{
+			RuleID: run.RuleID, IdentityID: it.IdentityID, UserName: it.UserName,
+			ApplicationID: it.ApplicationID, AccountID: it.AccountID, AccountName: it.AccountName,
+			Action: it.Action, State: store.Scheduled, DueAt: it.DueAt, CreatedAt: run.StartedAt, UpdatedAt: run.StartedAt,
+		})
+	}
+	return out
+}
+
+// plan is the result of evaluating a rule over identities.
+type plan struct {
+	counts    rule.Counts
+	items     []rule.Item
+	matches   map[string]time.Time
+	unmatched []string
+	// cancel lists identities whose active revocations of this rule must be cancelled.
+	cancel []identity.Identity
+}
+
+// plan evaluates the rule over every identity (or the given keys),
+// streaming them from the store in batches.
+func (e *Engine) plan(ctx context.Context, c *rule.Compiled, only []string, now time.Time) (plan, error) {
+	ruleID := c.Spec().ID
+	p := plan{matches: map[string]time.Time{}}
+	activeRevs, err := e.st.ListRevocations(ctx, store.RevocationQuery{RuleID: ruleID, States: store.Active})
+	if err != nil {
+		return p, err
+	}
+	active := map[string]map[string]bool{}
+	for _, r := range activeRevs {
+		if active[r.IdentityID] == nil {
+			active[r.IdentityID] = map[string]bool{}
+		}
+		active[r.IdentityID][rule.ActiveKey(r.ApplicationID, r.AccountID, r.Action)] = true
+	}
+	next := e.identityPages(ctx, only)
+	for {
+		batch, err := next()
+		if err != nil {
+			return p, err
+		}
+		if len(batch) == 0 {
+			return p, nil
+		}
+		keys := make([]string, len(batch))
+		for i, id := range batch {
+			keys[i] = id.ID()
+		}
+		accts, err := e.st.ListAccounts(ctx, store.AccountQuery{IdentityIDs: keys})
+		if err != nil {
+			return p, err
+		}
+		byIdentity := map[string][]account.Account{}
+		for _, a := range accts {
+			byIdentity[a.IdentityID] = append(byIdentity[a.IdentityID], a)
+		}
+		first, err := e.st.Matches(ctx, ruleID, keys)
+		if err != nil {
+			return p, err
+		}
+		for _, id := range batch {
+			key := id.ID()
+			items, d := c.Plan(rule.PlanInput{Identity: id, Accounts: byIdentity[key], FirstMatch: first[key], Active: active[key]}, now)
+			p.counts.Tally(items, d)
+			p.items = append(p.items, items...)
+			_, wasMatched := first[key]
+			switch {
+			case d.Matched && !wasMatched:
+				p.matches[key] = now
+			case !d.Matched && d.Err == nil && (wasMatched || active[key] != nil):
+				// Reinstated (or never matching again): forget the match so
+				// a future match starts a new grace period.
+				if wasMatched {
+					p.unmatched = append(p.unmatched, key)
+				}
+				if active[key] != nil {
+					p.cancel = append(p.cancel, id)
+				}
+			}
+		}
+	}
+}
+
+// identityPages returns a function yielding identities page by page: all
+// of them, or only the given keys.
+func (e *Engine) identityPages(ctx context.Context, only []string) func() ([]identity.Identity, error) {
+	if only != nil {
+		done := false
+		return func() ([]identity.Identity, error) {
+			if done {
+				return nil, nil
+			}
+			done = true
+			var out []identity.Identity
+			for _, k := range only {
+				id, err := e.st.Identity(ctx, k)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, id)
+			}
+			return out, nil
+		}
+	}
+	after, done := "", false
+	return func() ([]identity.Identity, error) {
+		if done {
+			return nil, nil
+		}
+		page, err := e.st.ListIdentities(ctx, store.IdentityQuery{After: after, Limit: batchSize})
+		if err != nil {
+			return nil, err
+		}
+		if len(page) < batchSize {
+			done = true
+		}
+		if len(page) > 0 {
+			after = page[len(page)-1].ID()
+		}
+		return page, nil
+	}
+}
+
+// Reconsider re-evaluates changed identities against the rules of their
+// active revocations and cancels those whose rule no longer matches: a
+// rehire, a corrected status or a moved end date takes effect at once.
+func (e *Engine) Reconsider(ctx context.Context, keys []string, actor string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	changed := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		changed[k] = true
+	}
+	revs, err := e.st.ListRevocations(ctx, store.RevocationQuery{States: []store.RevocationState{store.Scheduled}})
+	if err != nil {
+		return err
+	}
+	byRule := map[string][]string{}
+	for _, r := range revs {
+		if changed[r.IdentityID] {
+			byRule[r.RuleID] = append(byRule[r.RuleID], r.IdentityID)
+		}
+	}
+	if len(byRule) == 0 {
+		return nil
+	}
+	cfg, _, err := e.st.Config(ctx)
+	if err != nil {
+		return err
+	}
+	now := e.Now()
+	for ruleID, ids := range byRule {
+		r, ok := cfg.Rule(ruleID)
+		if !ok {
+			continue // the worker cancels revocations of removed rules
+		}
+		c, err := e.compileRule(ctx, cfg, r)
+		if err != nil {
+			return err
+		}
+		var gone []identity.Identity
+		for _, k := range dedupe(ids) {
+			id, err := e.st.Identity(ctx, k)
+			if err != nil {
+				return err
+			}
+			accts, err := e.st.ListAccounts(ctx, store.AccountQuery{IdentityIDs: []string{k}})
+			if err != nil {
+				return err
+			}
+			if d := c.Decide(id, accts, now); !d.Matched && d.Err == nil {
+				gone = append(gone, id)
+			}
+		}
+		if err := e.cancelUnmatched(ctx, c, gone, actor); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dedupe(xs []string) []string {
+	seen := map[string]bool{}
+	out := xs[:0:0]
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// cancelUnmatched cancels the scheduled revocations of the rule for
+// identities it no longer matches, saying why.
+func (e *Engine) cancelUnmatched(ctx context.Context, c *rule.Compiled, ids []identity.Identity, actor string) error {
+	ruleID := c.Spec().ID
+	for _, id := range ids {
+		revs, err := e.st.ListRevocations(ctx, store.RevocationQuery{RuleID: ruleID, IdentityID: id.ID(), States: []store.RevocationState{store.Scheduled, store.Waiting}})
+		if err != nil {
+			return err
+		}
+		reason := fmt.Sprintf("identity no longer matches rule %s (%s)", ruleID, describe(id))
+		for _, r := range revs {
+			if err := e.cancel(ctx, r, reason, actor, true); err != nil && !errors.Is(err, store.ErrConflict) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// describe summarises what a rule reads of an identity.
+func describe(id identity.Identity) string {
+	parts := []string{"status " + cmpOr(id.Status, "(none)")}
+	if !id.EndDate.IsZero() {
+		parts = append(parts, "end date "+id.EndDate.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+// cancel moves a scheduled or waiting revocation to cancelled.
+func (e *Engine) cancel(ctx context.Context, r store.Revocation, reason, actor string, forgetMatch bool) error {
+	now := e.Now()
+	ev := e.revocationEvent(r, actor, "revocation.cancelled", fmt.Sprintf("revocation of %s in %s cancelled: %s", r.UserName, r.ApplicationID, reason))
+	_, err := e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Scheduled, store.Waiting},
+		store.RevocationUpdate{State: store.Cancelled, CancelReason: &reason, FinishedAt: &now, ForgetMatch: forgetMatch}, ev)
+	if err == nil {
+		e.log.Info("revocation cancelled", "revocation", r.ID, "rule", r.RuleID, "user", r.UserName, "application", r.ApplicationID, "reason", reason)
+	}
+	return err
+}
+
+// Cancel cancels a scheduled revocation by hand.
+func (e *Engine) Cancel(ctx context.Context, id int64, reason, actor string) (store.Revocation, error) {
+	r, err := e.st.Revocation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return r, invalidf("unknown revocation %d", id)
+	}
+	if err != nil {
+		return r, err
+	}
+	if r.State != store.Scheduled && r.State != store.Waiting {
+		return r, invalidf("revocation %d is %s: only a scheduled or waiting revocation can be cancelled", id, r.State)
+	}
+	reason = "cancelled by " + actor + cmpOr(prefixed(": ", reason), "")
+	if err := e.cancel(ctx, r, reason, actor, false); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return r, invalidf("revocation %d changed state meanwhile; look again", id)
+		}
+		return r, err
+	}
+	return e.st.Revocation(ctx, id)
+}
+
+func prefixed(p, s string) string {
+	if s == "" {
+		return ""
+	}
+	return p + s
+}
+
+func (e *Engine) revocationEvent(r store.Revocation, actor, action, msg string) audit.Event {
+	ev := e.event(actor, action, msg)
+	ev.RuleID, ev.RunID, ev.RevocationID, ev.IdentityID, ev.ApplicationID = r.RuleID, r.RunID, r.ID, r.IdentityID, r.ApplicationID
+	ev.Detail = map[string]any{"action": string(r.Action), "account": r.AccountName, "accountId": r.AccountID}
+	return ev
+}
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+func storeQueryActive(runID int64) store.RevocationQuery {
+	return store.RevocationQuery{RunID: runID, States: []store.RevocationState{store.Scheduled, store.Running}}
+}

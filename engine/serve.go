@@ -1,0 +1,274 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/deprov/deprov/config"
+	"github.com/deprov/deprov/schedule"
+)
+
+// workerState is what a serving engine keeps of its queues and schedules.
+type workerState struct {
+	mu        sync.Mutex
+	queues    map[string]int    // queue name → MaxWorkers
+	schedules map[string]string // periodic job id → "cron|timezone"
+	version   int64
+	stop      context.CancelFunc
+	done      chan struct{}
+}
+
+// Start runs the scheduler and the revocation workers until Stop: a queue
+// per rule whose MaxWorkers is its process allocation size, a periodic job
+// per active rule schedule and per source schedule, and a watcher that
+// applies configuration changes made by other processes without a restart.
+func (e *Engine) Start(ctx context.Context) error {
+	cfg, ver, err := e.st.Config(ctx)
+	if err != nil {
+		return err
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &revocationWorker{e: e})
+	river.AddWorker(workers, &ruleRunWorker{e: e})
+	river.AddWorker(workers, &sourceSyncWorker{e: e})
+	ws := &workerState{queues: map[string]int{}, schedules: map[string]string{}, version: ver}
+	queues := map[string]river.QueueConfig{controlQueue: {MaxWorkers: 2}}
+	for _, r := range cfg.Rules {
+		queues[queueFor(r.ID)] = river.QueueConfig{MaxWorkers: r.AllocationSize()}
+		ws.queues[queueFor(r.ID)] = r.AllocationSize()
+	}
+	rc := &river.Config{
+		Queues:  queues,
+		Workers: workers,
+		Logger:  e.log,
+		// SQLite has no LISTEN/NOTIFY: jobs are found by polling, so poll
+		// often and let a busy queue fetch again almost at once.
+		FetchPollInterval:    e.poll,
+		FetchCooldown:        time.Millisecond,
+		RetryPolicy:          retryPolicy{},
+		JobTimeout:           3 * time.Minute,
+		RescueStuckJobsAfter: 5 * time.Minute,
+	}
+	if e.stubbedClock {
+		rc.Test.Time = jobClock{e.now}
+	}
+	client, err := e.st.NewJobClient(rc)
+	if err != nil {
+		return fmt.Errorf("job client: %w", err)
+	}
+	if err := client.Start(ctx); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	e.jobsMu.Lock()
+	e.jobs, e.worker = client, ws
+	e.jobsMu.Unlock()
+	e.syncSchedules(cfg)
+	if err := e.Enqueue(ctx); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	ws.stop, ws.done = cancel, make(chan struct{})
+	go e.watchConfig(wctx, ws.done)
+	e.log.Info("workers started", "rules", len(cfg.Rules), "sources", len(cfg.Sources))
+	return nil
+}
+
+// Stop stops the workers, letting running revocations finish.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.jobsMu.Lock()
+	client, ws := e.jobs, e.worker
+	e.jobs, e.worker = nil, nil
+	e.jobsMu.Unlock()
+	if ws != nil {
+		ws.stop()
+		<-ws.done
+	}
+	if client == nil {
+		return nil
+	}
+	return client.Stop(ctx)
+}
+
+// watchConfig polls the configuration version so that an apply from
+// another process (the CLI, another node) takes effect without a restart.
+func (e *Engine) watchConfig(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			e.configChanged(ctx)
+		}
+	}
+}
+
+// configChanged brings queues and schedules in line with the stored
+// configuration, if this engine is serving and the version moved.
+func (e *Engine) configChanged(ctx context.Context) {
+	e.jobsMu.Lock()
+	client, ws := e.jobs, e.worker
+	e.jobsMu.Unlock()
+	if ws == nil {
+		return
+	}
+	ver, err := e.st.ConfigVersion(ctx)
+	if err != nil {
+		e.log.Error("read configuration version", "error", err)
+		return
+	}
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ver == ws.version {
+		return
+	}
+	cfg, ver, err := e.st.Config(ctx)
+	if err != nil {
+		e.log.Error("read configuration", "error", err)
+		return
+	}
+	ws.version = ver
+	for _, r := range cfg.Rules {
+		name, size := queueFor(r.ID), r.AllocationSize()
+		cur, ok := ws.queues[name]
+		if ok && cur == size {
+			continue
+		}
+		if ok {
+			// River cannot resize a queue: remove it (running jobs finish)
+			// and add it again with the new size.
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := client.Queues().Remove(rctx, name)
+			cancel()
+			if err != nil {
+				e.log.Error("resize queue", "rule", r.ID, "error", err)
+				continue
+			}
+		}
+		if err := client.Queues().Add(name, river.QueueConfig{MaxWorkers: size}); err != nil {
+			e.log.Error("add queue", "rule", r.ID, "error", err)
+			continue
+		}
+		ws.queues[name] = size
+		e.log.Info("rule queue ready", "rule", r.ID, "processAllocationSize", size)
+	}
+	e.syncSchedulesLocked(client, ws, cfg)
+	if err := e.Enqueue(ctx); err != nil {
+		e.log.Error("queue revocations", "error", err)
+	}
+}
+
+func (e *Engine) syncSchedules(cfg config.Config) {
+	e.jobsMu.Lock()
+	client, ws := e.jobs, e.worker
+	e.jobsMu.Unlock()
+	if ws == nil {
+		return
+	}
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	e.syncSchedulesLocked(client, ws, cfg)
+}
+
+// syncSchedulesLocked adds, replaces and removes periodic jobs so that
+// exactly the active rule schedules and the source schedules exist.
+func (e *Engine) syncSchedulesLocked(client interface {
+	PeriodicJobs() *river.PeriodicJobBundle
+}, ws *workerState, cfg config.Config) {
+	want := map[string]periodic{}
+	for _, r := range cfg.Rules {
+		if r.Schedule != nil && r.Schedule.Active {
+			want["rule-"+r.ID] = periodic{sched: *r.Schedule, args: RuleRunArgs{RuleID: r.ID}}
+		}
+	}
+	for _, s := range cfg.Sources {
+		if s.Schedule != nil {
+			want["source-"+s.ID] = periodic{sched: *s.Schedule, args: SourceSyncArgs{SourceID: s.ID}}
+		}
+	}
+	for id, sig := range ws.schedules {
+		if w, ok := want[id]; !ok || w.signature() != sig {
+			client.PeriodicJobs().RemoveByID(id)
+			delete(ws.schedules, id)
+			e.log.Info("schedule removed", "id", id)
+		}
+	}
+	for id, p := range want {
+		if _, ok := ws.schedules[id]; ok {
+			continue
+		}
+		loc, err := schedule.LoadTimezone(p.sched.Timezone)
+		if err != nil {
+			e.log.Error("schedule", "id", id, "error", err)
+			continue
+		}
+		s, err := schedule.Parse(p.sched.Cron, loc)
+		if err != nil {
+			e.log.Error("schedule", "id", id, "error", err)
+			continue
+		}
+		args := p.args
+		_, err = client.PeriodicJobs().AddSafely(river.NewPeriodicJob(neverZero{s}, func() (river.JobArgs, *river.InsertOpts) {
+			return args, &river.InsertOpts{Queue: controlQueue, MaxAttempts: 3}
+		}, &river.PeriodicJobOpts{ID: id}))
+		if err != nil {
+			e.log.Error("schedule", "id", id, "error", err)
+			continue
+		}
+		ws.schedules[id] = p.signature()
+		e.log.Info("schedule set", "id", id, "cron", p.sched.Cron, "timezone", cmpOr(p.sched.Timezone, "UTC"), "next", s.Next(e.Now()))
+	}
+}
+
+type periodic struct {
+	sched config.Schedule
+	args  river.JobArgs
+}
+
+func (p periodic) signature() string { return p.sched.Cron + "|" + p.sched.Timezone }
+
+// neverZero keeps River's periodic enqueuer from spinning on a schedule
+// that has no further fire time (a Quartz year in the past).
+type neverZero struct{ s *schedule.Schedule }
+
+func (n neverZero) Next(t time.Time) time.Time {
+	if next := n.s.Next(t); !next.IsZero() {
+		return next
+	}
+	return t.AddDate(100, 0, 0)
+}
+
+// Wait blocks until every revocation of the run that is due by now has
+// left the scheduled and running states, or ctx ends.
+func (e *Engine) Wait(ctx context.Context, runID int64) error {
+	t := time.NewTicker(e.poll)
+	defer t.Stop()
+	for {
+		revs, err := e.st.ListRevocations(ctx, storeQueryActive(runID))
+		if err != nil {
+			return err
+		}
+		pending := 0
+		now := e.Now()
+		for _, r := range revs {
+			if !r.DueAt.After(now) {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), fmt.Errorf("%d revocation(s) of run %d still pending", pending, runID))
+		case <-t.C:
+		}
+	}
+}

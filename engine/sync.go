@@ -1,0 +1,188 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/deprov/deprov/account"
+	"github.com/deprov/deprov/config"
+	"github.com/deprov/deprov/connector"
+	"github.com/deprov/deprov/identity"
+	"github.com/deprov/deprov/identity/csvsource"
+	"github.com/deprov/deprov/store"
+)
+
+// Sync reads a source now: a csv source re-reads its file. A file with any
+// malformed row changes nothing.
+func (e *Engine) Sync(ctx context.Context, sourceID, actor string) (store.SyncResult, error) {
+	src, err := e.source(ctx, sourceID)
+	if err != nil {
+		return store.SyncResult{}, err
+	}
+	if src.Type != "csv" {
+		return store.SyncResult{}, invalidf("source %s is of type %s: it is pushed to deprov, not read", src.ID, src.Type)
+	}
+	f, err := os.Open(src.Path)
+	if err != nil {
+		return store.SyncResult{}, fmt.Errorf("source %s: %w", src.ID, err)
+	}
+	defer f.Close()
+	return e.importCSV(ctx, src, f, src.Path, actor, "source.synced")
+}
+
+// Import loads identities into a source from a CSV file once, with the
+// source's column mapping.
+func (e *Engine) Import(ctx context.Context, sourceID string, r io.Reader, name, actor string) (store.SyncResult, error) {
+	src, err := e.source(ctx, sourceID)
+	if err != nil {
+		return store.SyncResult{}, err
+	}
+	return e.importCSV(ctx, src, r, name, actor, "source.imported")
+}
+
+func (e *Engine) source(ctx context.Context, id string) (config.Source, error) {
+	cfg, _, err := e.st.Config(ctx)
+	if err != nil {
+		return config.Source{}, err
+	}
+	src, ok := cfg.Source(id)
+	if !ok {
+		return config.Source{}, invalidf("unknown source %q", id)
+	}
+	return src, nil
+}
+
+func (e *Engine) importCSV(ctx context.Context, src config.Source, r io.Reader, name, actor, action string) (store.SyncResult, error) {
+	ids, err := csvsource.Read(r, src.ID, csvsource.Mapping(src.Columns))
+	if err != nil {
+		return store.SyncResult{}, fmt.Errorf("%w: %s: %s", ErrInvalid, name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
+	return e.SyncIdentities(ctx, src.ID, ids, actor, action, fmt.Sprintf("%s from %s", src.ID, name))
+}
+
+// SyncIdentities stores identities delivered by a source, links accounts
+// that were waiting for them, and cancels the scheduled revocations of
+// every changed identity that no longer matches its rule.
+func (e *Engine) SyncIdentities(ctx context.Context, sourceID string, ids []identity.Identity, actor, action, what string) (store.SyncResult, error) {
+	ev := e.event(actor, action, "identities synced: "+what)
+	ev.Detail = map[string]any{"source": sourceID, "rows": len(ids)}
+	res, err := e.st.SyncIdentities(ctx, sourceID, ids, ev)
+	if err != nil {
+		return res, fmt.Errorf("sync %s: %w", sourceID, err)
+	}
+	if len(res.Changed) == 0 {
+		return res, nil
+	}
+	if err := e.correlateWaiting(ctx); err != nil {
+		return res, err
+	}
+	if err := e.Reconsider(ctx, res.Changed, actor); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// correlateWaiting links uncorrelated accounts of every application to
+// identities that have appeared since aggregation.
+func (e *Engine) correlateWaiting(ctx context.Context) error {
+	cfg, _, err := e.st.Config(ctx)
+	if err != nil {
+		return err
+	}
+	for _, app := range cfg.Applications {
+		accts, err := e.st.ListAccounts(ctx, store.AccountQuery{ApplicationID: app.ID, Uncorrelated: true})
+		if err != nil || len(accts) == 0 {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		idx, err := e.identityIndex(ctx, correlationOf(app).Identity)
+		if err != nil {
+			return err
+		}
+		for _, a := range accts {
+			if key := idx[strings.ToLower(a.Field(correlationOf(app).Account))]; key != "" {
+				if err := e.st.CorrelateAccount(ctx, app.ID, a.NativeID, key); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func correlationOf(app config.Application) config.Correlation {
+	c := app.Correlation
+	if c.Account == "" {
+		c.Account = "userName"
+	}
+	if c.Identity == "" {
+		c.Identity = "userName"
+	}
+	return c
+}
+
+// identityIndex maps the lower-cased value of an identity field to the
+// identity's key, streaming identities in pages.
+func (e *Engine) identityIndex(ctx context.Context, field string) (map[string]string, error) {
+	idx := map[string]string{}
+	after := ""
+	for {
+		page, err := e.st.ListIdentities(ctx, store.IdentityQuery{After: after, Limit: 2000})
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range page {
+			if v := strings.ToLower(id.Field(field)); v != "" {
+				idx[v] = id.ID()
+			}
+		}
+		if len(page) < 2000 {
+			return idx, nil
+		}
+		after = page[len(page)-1].ID()
+	}
+}
+
+// Aggregate lists an application's accounts through its connector,
+// correlates them to identities and stores them.
+func (e *Engine) Aggregate(ctx context.Context, appID, actor string) (store.AggregateResult, error) {
+	conn, app, err := e.connector(ctx, appID)
+	if err != nil {
+		if isNotFound(err) {
+			return store.AggregateResult{}, invalidf("unknown application %q", appID)
+		}
+		return store.AggregateResult{}, err
+	}
+	lister, ok := conn.(connector.Lister)
+	if !ok {
+		return store.AggregateResult{}, fmt.Errorf("application %s: %s connector cannot list accounts", appID, app.Connector.Type)
+	}
+	corr := correlationOf(app)
+	idx, err := e.identityIndex(ctx, corr.Identity)
+	if err != nil {
+		return store.AggregateResult{}, err
+	}
+	var accts []account.Account
+	now := e.Now()
+	err = lister.ListAccounts(ctx, func(a account.Account) error {
+		a.ApplicationID, a.SeenAt = appID, now
+		a.IdentityID = idx[strings.ToLower(a.Field(corr.Account))]
+		accts = append(accts, a)
+		return nil
+	})
+	if err != nil {
+		return store.AggregateResult{}, fmt.Errorf("aggregate %s: %w", appID, err)
+	}
+	ev := e.event(actor, "application.aggregated", "accounts aggregated from "+appID)
+	ev.ApplicationID = appID
+	res, err := e.st.ReplaceAccounts(ctx, appID, accts, ev)
+	if err != nil {
+		return res, fmt.Errorf("aggregate %s: %w", appID, err)
+	}
+	return res, nil
+}

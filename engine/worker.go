@@ -1,0 +1,348 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/deprov/deprov/account"
+	"github.com/deprov/deprov/config"
+	"github.com/deprov/deprov/connector"
+	"github.com/deprov/deprov/store"
+)
+
+// RevocationArgs is the durable job that executes one revocation. The
+// revocation row is the truth; the job only says "look at it when due".
+type RevocationArgs struct {
+	RevocationID int64 `json:"revocationId"`
+}
+
+// Kind names the job type.
+func (RevocationArgs) Kind() string { return "deprov_revocation" }
+
+// RuleRunArgs is the job a rule's schedule inserts.
+type RuleRunArgs struct {
+	RuleID string `json:"ruleId"`
+}
+
+// Kind names the job type.
+func (RuleRunArgs) Kind() string { return "deprov_rule_run" }
+
+// SourceSyncArgs is the job a source's schedule inserts.
+type SourceSyncArgs struct {
+	SourceID string `json:"sourceId"`
+}
+
+// Kind names the job type.
+func (SourceSyncArgs) Kind() string { return "deprov_source_sync" }
+
+// controlQueue runs rule runs and source syncs.
+const controlQueue = "control"
+
+// queueFor is the River queue of a rule's revocations, whose MaxWorkers is
+// the rule's process allocation size.
+func queueFor(ruleID string) string { return "rule_" + ruleID }
+
+// DefaultMaxAttempts is how often a revocation is tried when its
+// application sets no maxAttempts.
+const DefaultMaxAttempts = 5
+
+func maxAttempts(app config.Application) int {
+	if app.MaxAttempts > 0 {
+		return app.MaxAttempts
+	}
+	return DefaultMaxAttempts
+}
+
+// Enqueue makes sure every scheduled revocation has its job. Jobs are
+// unique by revocation, so enqueueing twice (after a crash between storing
+// a run and queueing its jobs) never doubles one.
+func (e *Engine) Enqueue(ctx context.Context) error {
+	jobs, err := e.jobClient()
+	if err != nil {
+		return err
+	}
+	for {
+		revs, err := e.st.ListRevocations(ctx, store.RevocationQuery{States: []store.RevocationState{store.Scheduled}, Unqueued: true, Limit: 500})
+		if err != nil || len(revs) == 0 {
+			return err
+		}
+		params := make([]river.InsertManyParams, len(revs))
+		ids := make([]int64, len(revs))
+		for i, r := range revs {
+			params[i] = river.InsertManyParams{Args: RevocationArgs{RevocationID: r.ID}, InsertOpts: &river.InsertOpts{
+				Queue: queueFor(r.RuleID), ScheduledAt: r.DueAt, MaxAttempts: 100,
+				UniqueOpts: river.UniqueOpts{ByArgs: true},
+			}}
+			ids[i] = r.ID
+		}
+		if _, err := jobs.InsertMany(ctx, params); err != nil {
+			return fmt.Errorf("queue revocations: %w", err)
+		}
+		if err := e.st.MarkQueued(ctx, ids); err != nil {
+			return err
+		}
+	}
+}
+
+// jobClient returns the serving client, or an insert-only one.
+func (e *Engine) jobClient() (store.JobClient, error) {
+	e.jobsMu.Lock()
+	defer e.jobsMu.Unlock()
+	if e.jobs != nil {
+		return e.jobs, nil
+	}
+	c, err := e.st.NewJobClient(&river.Config{Logger: e.log})
+	if err != nil {
+		return nil, fmt.Errorf("job client: %w", err)
+	}
+	e.jobs = c
+	return c, nil
+}
+
+type revocationWorker struct {
+	river.WorkerDefaults[RevocationArgs]
+	e *Engine
+}
+
+// Timeout bounds one attempt; connectors have their own shorter timeouts.
+func (w *revocationWorker) Timeout(*river.Job[RevocationArgs]) time.Duration { return 2 * time.Minute }
+
+func (w *revocationWorker) Work(ctx context.Context, job *river.Job[RevocationArgs]) error {
+	return w.e.execute(ctx, job.Args.RevocationID)
+}
+
+// execute carries out one revocation. It re-checks everything at the time
+// of action: the revocation must still be scheduled, its rule must still
+// exist and match the identity, and the application must not be excluded.
+// The returned error makes River retry; river.JobCancel stops it.
+func (e *Engine) execute(ctx context.Context, id int64) error {
+	r, err := e.st.Revocation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return river.JobCancel(fmt.Errorf("revocation %d: %w", id, err))
+	}
+	if err != nil {
+		return err
+	}
+	if r.State != store.Scheduled && r.State != store.Running {
+		return nil // cancelled, done or waiting for a person: nothing to do
+	}
+	now := e.Now()
+	if wait := r.DueAt.Sub(now); wait > time.Second {
+		return river.JobSnooze(wait)
+	}
+	cfg, _, err := e.st.Config(ctx)
+	if err != nil {
+		return err
+	}
+	if reason, stop, err := e.stillWanted(ctx, cfg, r); err != nil {
+		return err
+	} else if stop {
+		if err := e.cancel(ctx, r, reason, "worker", true); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		return nil
+	}
+	conn, app, err := e.connector(ctx, r.ApplicationID)
+	if err != nil {
+		return e.fail(ctx, r, err.Error(), r.Attempts)
+	}
+	if err := e.limiter(r.ApplicationID).Wait(ctx); err != nil {
+		return err
+	}
+	attempts := r.Attempts + 1
+	ev := e.revocationEvent(r, "worker", "revocation.running", fmt.Sprintf("%s of %s in %s started (attempt %d)", r.Action, r.UserName, r.ApplicationID, attempts))
+	r, err = e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Scheduled, store.Running}, store.RevocationUpdate{State: store.Running, Attempts: &attempts}, ev)
+	if errors.Is(err, store.ErrConflict) {
+		return nil // cancelled meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	acct, err := e.accountOf(ctx, r)
+	if err != nil {
+		return err
+	}
+	res, err := connector.Perform(ctx, conn, r.Action, acct)
+	if err != nil {
+		return e.attemptFailed(ctx, r, app, err)
+	}
+	return e.succeed(ctx, r, res)
+}
+
+// stillWanted re-checks a revocation against the current configuration and
+// identity; stop is true (with the reason) when it must be cancelled.
+func (e *Engine) stillWanted(ctx context.Context, cfg config.Config, r store.Revocation) (reason string, stop bool, err error) {
+	rl, ok := cfg.Rule(r.RuleID)
+	if !ok {
+		return fmt.Sprintf("rule %s was removed", r.RuleID), true, nil
+	}
+	if _, ok := cfg.Application(r.ApplicationID); !ok {
+		return fmt.Sprintf("application %s was removed", r.ApplicationID), true, nil
+	}
+	for _, x := range rl.ExcludeApplications {
+		if x.Application == r.ApplicationID {
+			return fmt.Sprintf("application %s is now excluded from rule %s", r.ApplicationID, r.RuleID), true, nil
+		}
+	}
+	c, err := e.compileRule(ctx, cfg, rl)
+	if err != nil {
+		return "", false, err
+	}
+	id, err := e.st.Identity(ctx, r.IdentityID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "identity no longer exists", true, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	accts, err := e.st.ListAccounts(ctx, store.AccountQuery{IdentityIDs: []string{r.IdentityID}})
+	if err != nil {
+		return "", false, err
+	}
+	d := c.Decide(id, accts, e.Now())
+	switch {
+	case d.Matched:
+		return "", false, nil
+	case d.Err != nil:
+		// A failing hook never deprovisions; try again later.
+		return "", false, fmt.Errorf("re-check rule %s for %s: %w", r.RuleID, r.UserName, d.Err)
+	}
+	return fmt.Sprintf("identity no longer matches rule %s (%s)", r.RuleID, describe(id)), true, nil
+}
+
+// accountOf returns the stored account a revocation targets, or one built
+// from the revocation when aggregation no longer lists it.
+func (e *Engine) accountOf(ctx context.Context, r store.Revocation) (account.Account, error) {
+	accts, err := e.st.ListAccounts(ctx, store.AccountQuery{ApplicationID: r.ApplicationID, IdentityIDs: []string{r.IdentityID}, IncludeDeleted: true})
+	if err != nil {
+		return account.Account{}, err
+	}
+	for _, a := range accts {
+		if a.NativeID == r.AccountID {
+			return a, nil
+		}
+	}
+	return account.Account{ApplicationID: r.ApplicationID, NativeID: r.AccountID, UserName: r.AccountName, IdentityID: r.IdentityID}, nil
+}
+
+func (e *Engine) succeed(ctx context.Context, r store.Revocation, res connector.Result) error {
+	now := e.Now()
+	result := res.Detail
+	if res.AlreadyDone {
+		result = cmpOr(res.Detail, "already done")
+		if res.Detail != "" {
+			result = "already done: " + res.Detail
+		}
+	}
+	result = cmpOr(result, "done")
+	u := store.RevocationUpdate{State: store.Succeeded, FinishedAt: &now, Result: &result}
+	switch r.Action {
+	case account.Disable:
+		u.AccountState = account.Disabled
+	case account.Delete:
+		u.AccountState = account.Deleted
+	case account.Revoke:
+		u.ClearEntitlements = true
+	}
+	ev := e.revocationEvent(r, "worker", "revocation.succeeded", fmt.Sprintf("%s of %s in %s succeeded: %s", r.Action, r.UserName, r.ApplicationID, result))
+	ev.Detail["result"] = result
+	ev.Detail["alreadyDone"] = res.AlreadyDone
+	if _, err := e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Running}, u, ev); err != nil {
+		return fmt.Errorf("record success of revocation %d: %w", r.ID, err)
+	}
+	e.log.Info("revocation succeeded", "revocation", r.ID, "rule", r.RuleID, "user", r.UserName, "application", r.ApplicationID, "action", r.Action, "result", result)
+	return nil
+}
+
+// attemptFailed records a failed attempt: retried later when the error is
+// retryable and attempts remain, failed for good otherwise.
+func (e *Engine) attemptFailed(ctx context.Context, r store.Revocation, app config.Application, cause error) error {
+	msg := cause.Error()
+	var re *connector.RetryableError
+	if !errors.As(cause, &re) || r.Attempts >= maxAttempts(app) {
+		if re != nil {
+			msg = fmt.Sprintf("%s (gave up after %d attempts)", msg, r.Attempts)
+		}
+		return e.fail(ctx, r, msg, r.Attempts)
+	}
+	attempts, delay := r.Attempts, backoff(r.Attempts)
+	if re.After > 0 {
+		// The target asked for a pause: honour it without using up an attempt.
+		attempts, delay = r.Attempts-1, re.After
+	}
+	due := e.Now().Add(delay)
+	ev := e.revocationEvent(r, "worker", "revocation.retrying", fmt.Sprintf("%s of %s in %s failed, retrying in %s: %s", r.Action, r.UserName, r.ApplicationID, delay.Round(time.Millisecond), msg))
+	ev.Detail["error"] = msg
+	if _, err := e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Running},
+		store.RevocationUpdate{State: store.Scheduled, LastError: &msg, DueAt: &due, Attempts: &attempts}, ev); err != nil {
+		return err
+	}
+	e.log.Warn("revocation retrying", "revocation", r.ID, "application", r.ApplicationID, "in", delay, "error", msg)
+	return river.JobSnooze(delay)
+}
+
+// fail moves a revocation to failed with its last error.
+func (e *Engine) fail(ctx context.Context, r store.Revocation, msg string, attempts int) error {
+	now := e.Now()
+	ev := e.revocationEvent(r, "worker", "revocation.failed", fmt.Sprintf("%s of %s in %s failed: %s", r.Action, r.UserName, r.ApplicationID, msg))
+	ev.Detail["error"] = msg
+	if _, err := e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Scheduled, store.Running},
+		store.RevocationUpdate{State: store.Failed, LastError: &msg, FinishedAt: &now, Attempts: &attempts}, ev); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	e.log.Error("revocation failed", "revocation", r.ID, "rule", r.RuleID, "user", r.UserName, "application", r.ApplicationID, "error", msg)
+	return river.JobCancel(errors.New(msg))
+}
+
+// backoff is exponential from 2 s, capped at 10 min, with ±20 % jitter so
+// that a target coming back is not hit by every retry at once.
+func backoff(attempt int) time.Duration {
+	d := 2 * time.Second << min(max(attempt-1, 0), 10)
+	d = min(d, 10*time.Minute)
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
+
+// retryPolicy applies backoff to jobs that return a plain error (a store
+// hiccup), which deprov's own bookkeeping did not schedule.
+type retryPolicy struct{}
+
+func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(backoff(job.Attempt))
+}
+
+type ruleRunWorker struct {
+	river.WorkerDefaults[RuleRunArgs]
+	e *Engine
+}
+
+func (w *ruleRunWorker) Work(ctx context.Context, job *river.Job[RuleRunArgs]) error {
+	_, err := w.e.Run(ctx, job.Args.RuleID, RunOptions{Trigger: "schedule", Actor: "scheduler"})
+	if errors.Is(err, ErrInvalid) {
+		return river.JobCancel(err) // the rule was removed: nothing to retry
+	}
+	return err
+}
+
+type sourceSyncWorker struct {
+	river.WorkerDefaults[SourceSyncArgs]
+	e *Engine
+}
+
+func (w *sourceSyncWorker) Work(ctx context.Context, job *river.Job[SourceSyncArgs]) error {
+	res, err := w.e.Sync(ctx, job.Args.SourceID, "scheduler")
+	if errors.Is(err, ErrInvalid) {
+		w.e.log.Error("scheduled sync refused", "source", job.Args.SourceID, "error", err)
+		return river.JobCancel(err)
+	}
+	if err == nil {
+		w.e.log.Info("source synced", "source", job.Args.SourceID, "created", res.Created, "updated", res.Updated, "unchanged", res.Unchanged, "statusChanged", res.StatusChanged)
+	}
+	return err
+}
