@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deprov/deprov/engine"
+	"github.com/deprov/deprov/rule"
+	"github.com/deprov/deprov/store"
+)
+
+func runCmd(g *globals) *cobra.Command {
+	var dryRun bool
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "run RULE [--dry-run] [--wait DURATION]",
+		Short: "Evaluate a rule now",
+		Long: `Run evaluates a rule now. A dry run prints the plan (identity × application ×
+action, with every skip and its reason) and changes nothing. A real run stores
+the run and schedules its revocations, due at first match + grace period; the
+workers of "deprov serve" carry them out. With --wait, this command works the
+revocations that are already due itself and waits for them (up to DURATION).`,
+		Args: exactArgs(1, "RULE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return withEngine(ctx, g, nil, func(e *engine.Engine) error {
+				if wait > 0 && !dryRun {
+					if err := e.Start(ctx); err != nil {
+						return err
+					}
+					defer func() {
+						sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+						defer cancel()
+						_ = e.Stop(sctx)
+					}()
+				}
+				run, err := e.Run(ctx, args[0], engine.RunOptions{DryRun: dryRun, Actor: actor()})
+				if err != nil {
+					return err
+				}
+				if wait > 0 && !dryRun && run.State == store.RunCompleted {
+					wctx, cancel := context.WithTimeout(ctx, wait)
+					defer cancel()
+					if err := e.Wait(wctx, run.ID); err != nil {
+						return err
+					}
+					if run, err = e.Store().Run(ctx, run.ID); err != nil {
+						return err
+					}
+				}
+				return output(cmd, g, run, func(w io.Writer) error { return printRun(w, e, ctx, run, dryRun) })
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "work the due revocations here and wait up to this long for them")
+	return cmd
+}
+
+func printRun(w io.Writer, e *engine.Engine, ctx context.Context, run store.Run, dryRun bool) error {
+	head := fmt.Sprintf("run %d of rule %s: %s", run.ID, run.RuleID, run.State)
+	if dryRun {
+		head = fmt.Sprintf("dry run of rule %s: nothing was changed", run.RuleID)
+	}
+	fmt.Fprintln(w, head)
+	n := run.Counts
+	fmt.Fprintf(w, "evaluated %d, in scope %d, matched %d, planned %d revocation(s) for %d user(s), skipped %d\n", n.Evaluated, n.InScope, n.Matched, n.Planned, n.Users, n.Skipped)
+	if run.Error != "" {
+		fmt.Fprintln(w, run.Error)
+	}
+	if len(run.Items) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	states := map[string]string{}
+	if run.ID != 0 {
+		revs, err := e.Store().ListRevocations(ctx, store.RevocationQuery{RunID: run.ID})
+		if err != nil {
+			return err
+		}
+		for _, r := range revs {
+			states[rule.ActiveKey(r.ApplicationID, r.AccountID, r.Action)+r.IdentityID] = fmt.Sprintf("%s (#%d)", r.State, r.ID)
+		}
+	}
+	return table(w, []string{"IDENTITY", "APPLICATION", "ACCOUNT", "ACTION", "DUE / SKIP", "REASON", "STATE"}, planRows(run.Items, states))
+}
+
+func planRows(items []rule.Item, states map[string]string) [][]string {
+	rows := make([][]string, 0, len(items))
+	for _, it := range items {
+		due := "skip: " + string(it.Skip)
+		state := "-"
+		if it.Planned() {
+			due = when(it.DueAt)
+			state = dash(states[rule.ActiveKey(it.ApplicationID, it.AccountID, it.Action)+it.IdentityID])
+		}
+		rows = append(rows, []string{it.UserName, dash(it.ApplicationID), dash(it.AccountName), dash(string(it.Action)), due, dash(it.Reason), state})
+	}
+	return rows
+}
+
+func runsCmd(g *globals) *cobra.Command {
+	runs := &cobra.Command{Use: "runs", Short: "Run history"}
+	var ruleID, state string
+	var limit int
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List runs, newest first",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withEngine(cmd.Context(), g, nil, func(e *engine.Engine) error {
+				rs, err := e.Store().ListRuns(cmd.Context(), store.RunQuery{RuleID: ruleID, State: store.RunState(state), Limit: limit})
+				if err != nil {
+					return err
+				}
+				return output(cmd, g, rs, func(w io.Writer) error {
+					rows := make([][]string, len(rs))
+					for i, r := range rs {
+						rows[i] = []string{strconv.FormatInt(r.ID, 10), r.RuleID, string(r.State), r.Trigger, r.Actor, when(r.StartedAt),
+							strconv.Itoa(r.Counts.Matched), strconv.Itoa(r.Counts.Planned), strconv.Itoa(r.Counts.Skipped)}
+					}
+					return table(w, []string{"RUN", "RULE", "STATE", "TRIGGER", "ACTOR", "STARTED", "MATCHED", "PLANNED", "SKIPPED"}, rows)
+				})
+			})
+		},
+	}
+	list.Flags().StringVar(&ruleID, "rule", "", "only runs of this rule")
+	list.Flags().StringVar(&state, "state", "", "only runs in this state (completed, quarantined, approved, rejected, failed)")
+	list.Flags().IntVar(&limit, "limit", 50, "at most this many runs")
+	show := &cobra.Command{
+		Use:   "show RUN",
+		Short: "Show a run and its plan",
+		Args:  exactArgs(1, "RUN"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0], "RUN")
+			if err != nil {
+				return err
+			}
+			return withEngine(cmd.Context(), g, nil, func(e *engine.Engine) error {
+				run, err := e.Store().Run(cmd.Context(), id)
+				if errors.Is(err, store.ErrNotFound) {
+					return usagef("unknown run %d", id)
+				}
+				if err != nil {
+					return err
+				}
+				return output(cmd, g, run, func(w io.Writer) error { return printRun(w, e, cmd.Context(), run, false) })
+			})
+		},
+	}
+	runs.AddCommand(list, show)
+	return runs
+}
+
+func parseID(s, what string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usagef("%s must be a positive number, got %q", what, s)
+	}
+	return id, nil
+}
+
+func revocationsCmd(g *globals) *cobra.Command {
+	revs := &cobra.Command{Use: "revocations", Short: "Scheduled, running, done and failed revocations"}
+	var states []string
+	var ruleID, identityID string
+	var runID int64
+	list := &cobra.Command{
+		Use:   "list [--state S]",
+		Short: "List revocations",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q := store.RevocationQuery{RuleID: ruleID, IdentityID: identityID, RunID: runID}
+			for _, s := range states {
+				for _, part := range strings.Split(s, ",") {
+					st := store.RevocationState(strings.TrimSpace(part))
+					switch st {
+					case store.Scheduled, store.Running, store.Succeeded, store.Failed, store.Cancelled, store.Waiting:
+						q.States = append(q.States, st)
+					default:
+						return usagef("--state %q: want scheduled, running, succeeded, failed, cancelled or waiting", part)
+					}
+				}
+			}
+			return withEngine(cmd.Context(), g, nil, func(e *engine.Engine) error {
+				rs, err := e.Store().ListRevocations(cmd.Context(), q)
+				if err != nil {
+					return err
+				}
+				return output(cmd, g, rs, func(w io.Writer) error {
+					rows := make([][]string, len(rs))
+					for i, r := range rs {
+						note := r.Result
+						switch r.State {
+						case store.Cancelled:
+							note = r.CancelReason
+						case store.Failed, store.Scheduled:
+							note = cmpOr(r.LastError, note)
+						}
+						rows[i] = []string{strconv.FormatInt(r.ID, 10), string(r.State), r.RuleID, r.UserName, r.ApplicationID, string(r.Action),
+							when(r.DueAt), strconv.Itoa(r.Attempts), dash(note)}
+					}
+					return table(w, []string{"ID", "STATE", "RULE", "USER", "APPLICATION", "ACTION", "DUE", "ATTEMPTS", "NOTE"}, rows)
+				})
+			})
+		},
+	}
+	list.Flags().StringSliceVar(&states, "state", nil, "only these states (scheduled, running, succeeded, failed, cancelled, waiting)")
+	list.Flags().StringVar(&ruleID, "rule", "", "only this rule's")
+	list.Flags().StringVar(&identityID, "identity", "", "only this identity's (source/externalId)")
+	list.Flags().Int64Var(&runID, "run", 0, "only this run's")
+	var reason string
+	cancel := &cobra.Command{
+		Use:   "cancel ID [--reason TEXT]",
+		Short: "Cancel a scheduled revocation",
+		Args:  exactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0], "ID")
+			if err != nil {
+				return err
+			}
+			return withEngine(cmd.Context(), g, nil, func(e *engine.Engine) error {
+				r, err := e.Cancel(cmd.Context(), id, reason, actor())
+				if err != nil {
+					return err
+				}
+				return output(cmd, g, r, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "revocation %d cancelled: %s\n", r.ID, r.CancelReason)
+					return err
+				})
+			})
+		},
+	}
+	cancel.Flags().StringVar(&reason, "reason", "", "why, for the audit")
+	revs.AddCommand(list, cancel)
+	return revs
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
