@@ -165,7 +165,7 @@ const leaversRule = `
     action: disable
 `
 
-func rule(grace string) string { return strings.Replace(leaversRule, "%d", grace, 1) }
+func leavers(grace string) string { return strings.Replace(leaversRule, "%d", grace, 1) }
 
 // TestEndToEnd: CSV with four identities (one active, one terminated, one
 // past its end date, one excluded by scope) → apply → sync → aggregate →
@@ -176,7 +176,7 @@ func TestEndToEnd(t *testing.T) {
 		"1,alice,ACTIVE,2027-06-30,engineering\n"+
 		"2,bob,TERMINATED,,engineering\n"+
 		"3,carol,ACTIVE,2026-11-20,finance\n"+
-		"4,dave,TERMINATED,,board\n", rule("0"))
+		"4,dave,TERMINATED,,board\n", leavers("0"))
 	res, err := b.e.Sync(b.ctx, "hr", "test")
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +238,7 @@ func TestEndToEnd(t *testing.T) {
 // cancelled at the next sync, with the reason; the other is carried out
 // when the clock passes the end of grace.
 func TestGraceAndReinstatement(t *testing.T) {
-	b := setup(t, "2,bob,TERMINATED,,engineering\n3,carol,TERMINATED,,finance\n", rule("7"))
+	b := setup(t, "2,bob,TERMINATED,,engineering\n3,carol,TERMINATED,,finance\n", leavers("7"))
 	if _, err := b.e.Sync(b.ctx, "hr", "test"); err != nil {
 		t.Fatal(err)
 	}

@@ -228,3 +228,23 @@ func (c jobClock) NowOrNil() *time.Time {
 	t := c.now().UTC()
 	return &t
 }
+
+// riverLog is the engine's logger for River, which reports routine work
+// at info level: only its warnings and errors are worth an operator's eye.
+func (e *Engine) riverLog() *slog.Logger {
+	return slog.New(minLevel{h: e.log.Handler(), min: slog.LevelWarn})
+}
+
+type minLevel struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min && m.h.Enabled(ctx, l)
+}
+func (m minLevel) Handle(ctx context.Context, r slog.Record) error { return m.h.Handle(ctx, r) }
+func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h: m.h.WithAttrs(a), min: m.min}
+}
+func (m minLevel) WithGroup(n string) slog.Handler { return minLevel{h: m.h.WithGroup(n), min: m.min} }

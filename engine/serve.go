@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,7 +46,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	rc := &river.Config{
 		Queues:  queues,
 		Workers: workers,
-		Logger:  e.log,
+		Logger:  e.riverLog(),
 		// SQLite has no LISTEN/NOTIFY: jobs are found by polling, so poll
 		// often and let a busy queue fetch again almost at once.
 		FetchPollInterval:    e.poll,
@@ -272,3 +273,31 @@ func (e *Engine) Wait(ctx context.Context, runID int64) error {
 		}
 	}
 }
+
+// Schedules lists the schedules this serving engine has set, by id
+// ("rule-<id>", "source-<id>"), with their next fire time.
+func (e *Engine) Schedules() map[string]time.Time {
+	e.jobsMu.Lock()
+	ws := e.worker
+	e.jobsMu.Unlock()
+	out := map[string]time.Time{}
+	if ws == nil {
+		return out
+	}
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	for id, sig := range ws.schedules {
+		cron, tz, _ := strings.Cut(sig, "|")
+		loc, err := schedule.LoadTimezone(tz)
+		if err != nil {
+			continue
+		}
+		if s, err := schedule.Parse(cron, loc); err == nil {
+			out[id] = s.Next(e.Now())
+		}
+	}
+	return out
+}
+
+// Reload applies a configuration change now instead of at the next poll.
+func (e *Engine) Reload(ctx context.Context) { e.configChanged(ctx) }

@@ -74,11 +74,15 @@ func (e *Engine) Enqueue(ctx context.Context) error {
 		}
 		params := make([]river.InsertManyParams, len(revs))
 		ids := make([]int64, len(revs))
+		now := e.Now()
 		for i, r := range revs {
-			params[i] = river.InsertManyParams{Args: RevocationArgs{RevocationID: r.ID}, InsertOpts: &river.InsertOpts{
-				Queue: queueFor(r.RuleID), ScheduledAt: r.DueAt, MaxAttempts: 100,
-				UniqueOpts: river.UniqueOpts{ByArgs: true},
-			}}
+			opts := &river.InsertOpts{Queue: queueFor(r.RuleID), MaxAttempts: 100, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+			if r.DueAt.After(now) {
+				// A job with a time waits for River's scheduler; one that is
+				// due now is available to workers at once.
+				opts.ScheduledAt = r.DueAt
+			}
+			params[i] = river.InsertManyParams{Args: RevocationArgs{RevocationID: r.ID}, InsertOpts: opts}
 			ids[i] = r.ID
 		}
 		if _, err := jobs.InsertMany(ctx, params); err != nil {
@@ -97,7 +101,7 @@ func (e *Engine) jobClient() (store.JobClient, error) {
 	if e.jobs != nil {
 		return e.jobs, nil
 	}
-	c, err := e.st.NewJobClient(&river.Config{Logger: e.log})
+	c, err := e.st.NewJobClient(&river.Config{Logger: e.riverLog()})
 	if err != nil {
 		return nil, fmt.Errorf("job client: %w", err)
 	}

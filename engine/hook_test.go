@@ -1,0 +1,102 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deprov/deprov/engine"
+	"github.com/deprov/deprov/rule"
+	"github.com/deprov/deprov/store/sqlite"
+)
+
+// TestURLHook: the hook's answer decides; an error, a timeout or a
+// malformed answer never deprovisions and the run says so.
+func TestURLHook(t *testing.T) {
+	ctx := context.Background()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Rule     string `json:"rule"`
+			Identity struct {
+				UserName string `json:"userName"`
+			} `json:"identity"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Rule != "custom" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		switch req.Identity.UserName {
+		case "yes":
+			w.Write([]byte(`{"deprovision": true, "reason": "contractor ended in vendor portal"}`))
+		case "no":
+			w.Write([]byte(`{"deprovision": false}`))
+		case "broken":
+			http.Error(w, "boom", http.StatusInternalServerError)
+		case "garbled":
+			w.Write([]byte(`{"deprovision": "maybe"}`))
+		case "slow":
+			<-r.Context().Done() // never answers; the client gives up
+		}
+	}))
+	t.Cleanup(hook.Close)
+	dir := t.TempDir()
+	st, err := sqlite.Open(filepath.Join(dir, "deprov.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv := filepath.Join(dir, "hr.csv")
+	if err := os.WriteFile(csv, []byte("externalId,userName\n1,yes\n2,no\n3,broken\n4,garbled\n5,slow\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	applyYAML(t, e, `
+sources:
+  - {id: hr, type: csv, path: `+csv+`}
+rules:
+  - id: custom
+    trigger: {hook: {url: "`+hook.URL+`/decide", timeoutSeconds: 1}}
+`)
+	if _, err := e.Sync(ctx, "hr", "test"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	run, err := e.Run(ctx, "custom", engine.RunOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Counts.Matched != 1 {
+		t.Errorf("matched %d, want 1", run.Counts.Matched)
+	}
+	got := map[string]rule.Item{}
+	for _, it := range run.Items {
+		got[it.UserName] = it
+	}
+	if it := got["yes"]; it.Skip != rule.SkipNoAccount || !strings.Contains(it.Reason, "contractor ended in vendor portal") {
+		t.Errorf("yes: %+v, want matched with the hook's reason", it)
+	}
+	if _, ok := got["no"]; ok {
+		t.Errorf("no: %+v, want no item", got["no"])
+	}
+	for user, want := range map[string]string{"broken": "500", "garbled": "deprovision", "slow": "no answer within 1s"} {
+		it := got[user]
+		if it.Skip != rule.SkipHookError || !strings.Contains(it.Reason, want) {
+			t.Errorf("%s: %+v, want a hook error containing %q", user, it, want)
+		}
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the run took %s: the hook timeout did not bound it", took)
+	}
+}
