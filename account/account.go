@@ -73,6 +73,9 @@ const (
 	Delete Action = "delete"
 	// Revoke removes the account's entitlements (groups) and keeps it.
 	Revoke Action = "revoke"
+	// Restore undoes a revocation: it re-enables the account and restores
+	// the memberships it had before (only undo runs plan it).
+	Restore Action = "restore"
 )
 
 // ParseAction validates an action name.

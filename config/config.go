@@ -102,6 +102,44 @@ type Source struct {
 	Token string `yaml:"token,omitempty" json:"token,omitempty"`
 	// Schedule syncs the source periodically.
 	Schedule *Schedule `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	// SCIM maps pushed SCIM attributes to status and end date (scim).
+	SCIM *SCIMMapping `yaml:"scim,omitempty" json:"scim,omitempty"`
+	// Guard holds suspicious deliveries for approval (see Guard).
+	Guard *Guard `yaml:"guard,omitempty" json:"guard,omitempty"`
+}
+
+// SCIMMapping says which attributes of users pushed to deprov's SCIM
+// endpoint become the identity's status and end date.
+type SCIMMapping struct {
+	// Status is the attribute read as the status: "active" (the default)
+	// maps true and false to ActiveStatus and InactiveStatus; any other
+	// attribute path (e.g. "urn:…:enterprise:2.0:User:employeeStatus") is
+	// taken as text.
+	Status string `yaml:"status,omitempty" json:"status,omitempty"`
+	// ActiveStatus is the status of an active user (default ACTIVE).
+	ActiveStatus string `yaml:"activeStatus,omitempty" json:"activeStatus,omitempty"`
+	// InactiveStatus is the status of a user with active=false (default INACTIVE).
+	InactiveStatus string `yaml:"inactiveStatus,omitempty" json:"inactiveStatus,omitempty"`
+	// DeletedStatus is the status of a user the source deletes (default DELETED).
+	DeletedStatus string `yaml:"deletedStatus,omitempty" json:"deletedStatus,omitempty"`
+	// EndDate is the attribute path read as the end date, e.g.
+	// "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeLeaveDate".
+	EndDate string `yaml:"endDate,omitempty" json:"endDate,omitempty"`
+}
+
+// Guard is a source's feed guard: a delivery that would empty the source,
+// or change the status or end date of more than MaxChangePercent of its
+// identities, is held until an operator approves it.
+type Guard struct {
+	// MaxChangePercent is the most identities (in percent of those the
+	// source has) one delivery may change the status or end date of
+	// (default 10; 100 turns the share guard off).
+	MaxChangePercent *float64 `yaml:"maxChangePercent,omitempty" json:"maxChangePercent,omitempty"`
+	// AllowEmpty lets a delivery with no rows through (off by default).
+	AllowEmpty bool `yaml:"allowEmpty,omitempty" json:"allowEmpty,omitempty"`
+	// MinIdentities is the source size under which the share guard does
+	// not apply (default 20), so small sources are not held for one leaver.
+	MinIdentities *int `yaml:"minIdentities,omitempty" json:"minIdentities,omitempty"`
 }
 
 // Schedule is a cron line in a timezone.
@@ -183,6 +221,9 @@ type Exclusion struct {
 	Application string `yaml:"application" json:"application"`
 	// Reason says why, for the audit.
 	Reason string `yaml:"reason,omitempty" json:"reason,omitempty"`
+	// Until, when set (RFC 3339 date or date-time), ends the exclusion:
+	// from then on the rule touches the application again.
+	Until string `yaml:"until,omitempty" json:"until,omitempty"`
 }
 
 // UnmarshalYAML accepts a bare application id or the long form.
@@ -197,7 +238,7 @@ func (e *Exclusion) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML writes the short form when there is nothing but the id.
 func (e Exclusion) MarshalYAML() (any, error) {
-	if e.Reason == "" {
+	if e.Reason == "" && e.Until == "" {
 		return e.Application, nil
 	}
 	type plain Exclusion

@@ -44,6 +44,18 @@ type Revoker interface {
 	Revoke(ctx context.Context, acct account.Account) (Result, error)
 }
 
+// Enabler turns an account's access back on (undo of Disable). Enabling an
+// active account is success with Result.AlreadyDone set.
+type Enabler interface {
+	Enable(ctx context.Context, acct account.Account) (Result, error)
+}
+
+// GroupAdder adds an account to a group (undo of Revoke). Adding an
+// existing membership is success with Result.AlreadyDone set.
+type GroupAdder interface {
+	AddMembership(ctx context.Context, acct account.Account, groupID string) (Result, error)
+}
+
 // Closer is implemented by connectors that hold resources.
 type Closer interface {
 	Close() error

@@ -104,6 +104,44 @@ type Store interface {
 	// MarkQueued records that jobs exist for these revocations.
 	MarkQueued(ctx context.Context, ids []int64) error
 
+	// ResolveRun moves a run from one of p.From to p.To (compare-and-set)
+	// and, atomically with it, schedules p.Revocations (their RunID is the
+	// run's), records p.Matches and appends p.Events and the
+	// p.RevocationEvent events: how a quarantined run is approved or
+	// rejected. A duplicate active revocation fails it with ErrConflict.
+	ResolveRun(ctx context.Context, p ResolveRunParams) (Run, error)
+
+	// HoldSync keeps a source delivery that the feed guard stopped, with the
+	// identities it would have applied, and appends ev; it assigns h.ID.
+	HoldSync(ctx context.Context, h *HeldSync, ev audit.Event) error
+	// HeldSync returns a held delivery with its identities.
+	HeldSync(ctx context.Context, id int64) (HeldSync, error)
+	// ListHeldSyncs returns held deliveries newest first, without identities.
+	ListHeldSyncs(ctx context.Context, q HeldSyncQuery) ([]HeldSync, error)
+	// ResolveHeldSync moves a held delivery from pending to approved or
+	// rejected (compare-and-set) and appends ev. Applying an approved
+	// delivery's identities is a separate SyncIdentities call.
+	ResolveHeldSync(ctx context.Context, id int64, to HeldSyncState, by string, ev audit.Event) (HeldSync, error)
+
+	// CreateToken stores an API token (its hash only) and appends ev; it
+	// assigns t.ID.
+	CreateToken(ctx context.Context, t *Token, ev audit.Event) error
+	// TokenByHash finds an unrevoked token by the SHA-256 hex of its secret.
+	TokenByHash(ctx context.Context, hash string) (Token, error)
+	// ListTokens returns every token, revoked ones included, by id.
+	ListTokens(ctx context.Context) ([]Token, error)
+	// RevokeToken marks a token revoked and appends ev.
+	RevokeToken(ctx context.Context, id int64, ev audit.Event) error
+	// TouchToken records that a token was used (best effort, no audit).
+	TouchToken(ctx context.Context, id int64, at time.Time) error
+
+	// Setting reads a server setting (e.g. the session signing key);
+	// ErrNotFound when unset.
+	Setting(ctx context.Context, key string) (string, error)
+	// PutSettingIfAbsent stores a setting unless one exists, and returns
+	// the value now stored: safe for several nodes starting at once.
+	PutSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+
 	// AppendAudit appends events that go with no other change.
 	AppendAudit(ctx context.Context, evs ...audit.Event) error
 	// ListAudit returns events in chain order.
@@ -144,12 +182,20 @@ type AggregateResult struct {
 // IdentityQuery selects identities. Zero fields do not filter.
 type IdentityQuery struct {
 	SourceID string
+	// UserName and ExternalID select exact values (userName case-insensitively).
+	UserName   string
+	ExternalID string
 	// Search matches a substring of userName, email or displayName, case-insensitively.
 	Search string
 	// After is the key to continue after (keyset paging).
 	After string
+	// Offset skips this many identities (offset paging, for SCIM's
+	// startIndex); prefer After.
+	Offset int
 	// Limit caps the page; 0 means 100.
 	Limit int
+	// HideStatus leaves out identities with this status (case-insensitive).
+	HideStatus string
 }
 
 // AccountQuery selects accounts. Zero fields do not filter.
@@ -268,6 +314,12 @@ type Revocation struct {
 	CancelReason string `json:"cancelReason,omitempty"`
 	// Queued says a job exists for it.
 	Queued bool `json:"-"`
+	// Before is the account as it was just before the revocation changed
+	// it (state and entitlements), kept so that the change can be undone.
+	Before *account.Account `json:"before,omitempty"`
+	// UndoOf is, for a restoring revocation of an undo run, the id of the
+	// revocation it undoes.
+	UndoOf int64 `json:"undoOf,omitempty"`
 }
 
 // RevocationQuery selects revocations. Zero fields do not filter.
@@ -300,6 +352,78 @@ type RevocationUpdate struct {
 	ClearEntitlements bool
 	// ForgetMatch forgets that the rule matched the identity.
 	ForgetMatch bool
+	// Before records the account's state before the change.
+	Before *account.Account
+}
+
+// ResolveRunParams is what ResolveRun changes.
+type ResolveRunParams struct {
+	ID              int64
+	From            []RunState
+	To              RunState
+	Revocations     []Revocation
+	Matches         map[string]time.Time
+	Events          []audit.Event
+	RevocationEvent func(Revocation) audit.Event
+}
+
+// HeldSyncState is where a held source delivery stands.
+type HeldSyncState string
+
+// Held sync states.
+const (
+	HeldPending  HeldSyncState = "pending"
+	HeldApproved HeldSyncState = "approved"
+	HeldRejected HeldSyncState = "rejected"
+)
+
+// HeldSync is a source delivery the feed guard stopped.
+type HeldSync struct {
+	ID       int64         `json:"id"`
+	SourceID string        `json:"sourceId"`
+	State    HeldSyncState `json:"state"`
+	// Reason says which guard held it.
+	Reason    string    `json:"reason"`
+	CreatedAt time.Time `json:"createdAt"`
+	// ResolvedAt and ResolvedBy say who approved or rejected it, and when.
+	ResolvedAt time.Time `json:"resolvedAt,omitzero"`
+	ResolvedBy string    `json:"resolvedBy,omitempty"`
+	// Rows is how many identities the delivery held.
+	Rows int `json:"rows"`
+	// Identities is the delivery; empty in lists.
+	Identities []identity.Identity `json:"identities,omitempty"`
+}
+
+// HeldSyncQuery selects held deliveries. Zero fields do not filter.
+type HeldSyncQuery struct {
+	SourceID string
+	State    HeldSyncState
+	Limit    int
+}
+
+// Role is what an API token may do.
+type Role string
+
+// Roles.
+const (
+	// RoleAdmin may do everything.
+	RoleAdmin Role = "admin"
+	// RoleOperator may run rules, approve, cancel, retry and undo.
+	RoleOperator Role = "operator"
+	// RoleAuditor may only read.
+	RoleAuditor Role = "auditor"
+)
+
+// Token is an API token; only the hash of its secret is kept.
+type Token struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	Role      Role      `json:"role"`
+	Hash      string    `json:"-"`
+	CreatedAt time.Time `json:"createdAt"`
+	CreatedBy string    `json:"createdBy"`
+	LastUsed  time.Time `json:"lastUsedAt,omitzero"`
+	RevokedAt time.Time `json:"revokedAt,omitzero"`
 }
 
 // AuditQuery selects audit events. Zero fields do not filter.

@@ -9,13 +9,11 @@ package scim
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/deprov/deprov/account"
 	"github.com/deprov/deprov/connector"
 )
 
@@ -34,14 +32,9 @@ var (
 	_ connector.Deleter  = (*Connector)(nil)
 	_ connector.Revoker  = (*Connector)(nil)
 	_ connector.Closer   = (*Connector)(nil)
-
-	// Undo capabilities, not yet interfaces of package connector.
-	_ interface {
-		Enable(context.Context, account.Account) (connector.Result, error)
-	} = (*Connector)(nil)
-	_ interface {
-		AddMembership(ctx context.Context, acct account.Account, groupID string) (connector.Result, error)
-	} = (*Connector)(nil)
+	// Undo capabilities.
+	_ connector.Enabler    = (*Connector)(nil)
+	_ connector.GroupAdder = (*Connector)(nil)
 )
 
 // Connector is an open SCIM service provider. It is safe for concurrent use.
