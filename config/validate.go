@@ -11,6 +11,7 @@ import (
 
 	"github.com/deprov/deprov/account"
 	"github.com/deprov/deprov/connector"
+	"github.com/deprov/deprov/identity"
 	"github.com/deprov/deprov/identity/csvsource"
 	"github.com/deprov/deprov/rule"
 	"github.com/deprov/deprov/schedule"
@@ -212,6 +213,11 @@ func validateRule(ps *problems, p string, r Rule, apps map[string]bool) {
 		ep := fmt.Sprintf("%s.excludeApplications[%d]", p, i)
 		if !apps[e.Application] {
 			ps.add(ep, "unknown application %q", e.Application)
+		}
+		if e.Until != "" {
+			if _, err := identity.ParseEndDate(e.Until); err != nil {
+				ps.add(ep+".until", "%v", err)
+			}
 		}
 	}
 	if r.GracePeriodDays < 0 || r.GracePeriodDays > MaxGraceDays {

@@ -164,3 +164,64 @@ func Types() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Revocation describes the revocation an action is carried out for, for
+// connectors that pass it on (a webhook's idempotency key, a work item).
+type Revocation struct {
+	ID            int64
+	RuleID        string
+	IdentityID    string
+	ApplicationID string
+}
+
+type revocationKey struct{}
+
+// WithRevocation returns ctx carrying r.
+func WithRevocation(ctx context.Context, r Revocation) context.Context {
+	return context.WithValue(ctx, revocationKey{}, r)
+}
+
+// RevocationFrom returns the revocation ctx carries, if any.
+func RevocationFrom(ctx context.Context) (Revocation, bool) {
+	r, ok := ctx.Value(revocationKey{}).(Revocation)
+	return r, ok
+}
+
+// ErrWaiting is returned (wrapped in a *WorkItemError) by connectors that
+// hand an action to a person instead of doing it: the revocation waits
+// until someone completes or rejects it.
+var ErrWaiting = errors.New("waiting for a person")
+
+// WorkItemError says an action became a work item, with instructions.
+type WorkItemError struct {
+	// Instructions tell the person what to do in the application.
+	Instructions string
+	// Assignee is who should do it (a team, a queue, an e-mail address).
+	Assignee string
+}
+
+func (e *WorkItemError) Error() string { return "work item: " + e.Instructions }
+func (e *WorkItemError) Unwrap() error { return ErrWaiting }
+
+// Waiter paces requests; *rate.Limiter is one.
+type Waiter interface {
+	Wait(ctx context.Context) error
+}
+
+type waiterKey struct{}
+
+// WithWaiter returns ctx carrying the application's rate limiter, shared by
+// every worker of the node.
+func WithWaiter(ctx context.Context, w Waiter) context.Context {
+	return context.WithValue(ctx, waiterKey{}, w)
+}
+
+// Throttle waits for the rate limiter ctx carries, if any. Connectors call
+// it before every request they send to the target, so that `rateLimit`
+// bounds requests, not revocations.
+func Throttle(ctx context.Context) error {
+	if w, ok := ctx.Value(waiterKey{}).(Waiter); ok {
+		return w.Wait(ctx)
+	}
+	return nil
+}

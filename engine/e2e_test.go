@@ -45,22 +45,53 @@ type bundle struct {
 	target *scimtarget.Target
 	dir    string
 	ids    map[string]string // userName → id in the target
+	// groupIDs are the target's groups, in the order created.
+	groupIDs []string
 }
 
 const hrHeader = "employee_id,login,status,end_date,department\n"
 
+// opts shape a test bundle.
+type opts struct {
+	// users are created in the SCIM target; groups map a group to members.
+	users  []string
+	groups map[string][]string
+	// csv is the HR feed after its header.
+	csv string
+	// config is the YAML after the hr source; {{URL}} and {{TOKEN}} name the
+	// SCIM target. Without an "applications:" key one application "app" is added.
+	config string
+	// realClock leaves the engine on the real clock (River timing tests).
+	realClock bool
+}
+
 func setup(t *testing.T, csv string, ruleYAML string) *bundle {
+	return setupWith(t, opts{users: []string{"alice", "bob", "carol", "dave"},
+		groups: map[string][]string{"engineering": {"alice", "bob"}}, csv: csv, config: "rules:\n" + ruleYAML})
+}
+
+func setupWith(t *testing.T, o opts) *bundle {
 	t.Helper()
 	b := &bundle{ctx: context.Background(), dir: t.TempDir(), ids: map[string]string{}}
 	b.target = scimtarget.Start(t)
-	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+	for _, u := range o.users {
 		b.ids[u] = b.target.CreateUser(t, u, true)
 	}
-	b.target.CreateGroup(t, "engineering", b.ids["alice"], b.ids["bob"])
-	// A fixed clock in the past, so that River's real-time loop and the
-	// stubbed clock agree on what is due only when the test says so.
+	for g, members := range o.groups {
+		var ids []string
+		for _, m := range members {
+			ids = append(ids, b.ids[m])
+		}
+		b.groupIDs = append(b.groupIDs, b.target.CreateGroup(t, g, ids...))
+	}
+	// A fixed clock, so that grace periods and River's scheduling move only
+	// when the test moves it.
 	b.clock = &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
-	st, err := sqlite.Open(filepath.Join(b.dir, "deprov.db"), sqlite.Options{Now: b.clock.Now})
+	now := b.clock.Now
+	if o.realClock {
+		now = nil
+	}
+	st, err := sqlite.Open(filepath.Join(b.dir, "deprov.db"), sqlite.Options{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,26 +100,29 @@ func setup(t *testing.T, csv string, ruleYAML string) *bundle {
 		t.Fatal(err)
 	}
 	b.st = st
-	e, err := engine.New(engine.Options{Store: st, Now: b.clock.Now, PollInterval: 20 * time.Millisecond})
+	e, err := engine.New(engine.Options{Store: st, Now: now, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
 	b.e = e
-	b.writeCSV(t, csv)
-	t.Setenv("E2E_SCIM_TOKEN", b.target.Token)
+	b.writeCSV(t, o.csv)
 	cfgYAML := `
-applications:
-  - id: app
-    connector: {type: scim, url: "` + b.target.URL + `", token: "${env:E2E_SCIM_TOKEN}", pageSize: 2}
-    correlation: {account: userName, identity: userName}
 sources:
   - id: hr
     type: csv
     path: ` + filepath.Join(b.dir, "hr.csv") + `
     columns: {externalId: employee_id, userName: login, status: status, endDate: end_date, department: department}
-rules:
-` + ruleYAML
+` + o.config
+	if !strings.Contains(o.config, "applications:") {
+		cfgYAML += `
+applications:
+  - id: app
+    connector: {type: scim, url: "{{URL}}", token: "{{TOKEN}}", pageSize: 2}
+    correlation: {account: userName, identity: userName}
+`
+	}
+	cfgYAML = strings.NewReplacer("{{URL}}", b.target.URL, "{{TOKEN}}", b.target.Token).Replace(cfgYAML)
 	cfg, err := config.Parse(strings.NewReader(cfgYAML))
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +131,32 @@ rules:
 		t.Fatal(err)
 	}
 	return b
+}
+
+// prepare syncs the feed and aggregates every application.
+func (b *bundle) prepare(t *testing.T, apps ...string) {
+	t.Helper()
+	if _, err := b.e.Sync(b.ctx, "hr", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) == 0 {
+		apps = []string{"app"}
+	}
+	for _, a := range apps {
+		if _, err := b.e.Aggregate(b.ctx, a, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// run runs a rule and fails the test on error.
+func (b *bundle) run(t *testing.T, ruleID string) store.Run {
+	t.Helper()
+	run, err := b.e.Run(b.ctx, ruleID, engine.RunOptions{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
 }
 
 func (b *bundle) writeCSV(t *testing.T, csv string) {

@@ -21,6 +21,7 @@ import (
 	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/config"
 	"github.com/deprov/deprov/connector"
+	"github.com/deprov/deprov/identity"
 	"github.com/deprov/deprov/rule"
 	"github.com/deprov/deprov/schedule"
 	"github.com/deprov/deprov/store"
@@ -114,7 +115,7 @@ func (e *Engine) compileRule(ctx context.Context, cfg config.Config, r config.Ru
 		Statuses:        r.Trigger.Statuses,
 		Scope:           r.Scope,
 		GracePeriodDays: r.GracePeriodDays,
-		Exclusions:      map[string]string{},
+		Exclusions:      map[string]rule.Exclusion{},
 		Actions:         map[string]account.Action{},
 	}
 	if r.Trigger.EndDate != nil {
@@ -135,7 +136,15 @@ func (e *Engine) compileRule(ctx context.Context, cfg config.Config, r config.Ru
 		spec.Location = loc
 	}
 	for _, x := range r.ExcludeApplications {
-		spec.Exclusions[x.Application] = x.Reason
+		ex := rule.Exclusion{Reason: x.Reason}
+		if x.Until != "" {
+			d, err := identity.ParseEndDate(x.Until)
+			if err != nil {
+				return nil, fmt.Errorf("rule %s: exclusion of %s: until: %w", r.ID, x.Application, err)
+			}
+			ex.Until = d.In(cmpLoc(spec.Location))
+		}
+		spec.Exclusions[x.Application] = ex
 	}
 	for _, a := range cfg.Applications {
 		spec.Actions[a.ID] = account.Action(r.Action.For(a))
@@ -145,6 +154,13 @@ func (e *Engine) compileRule(ctx context.Context, cfg config.Config, r config.Ru
 		return nil, fmt.Errorf("rule %s: %w", r.ID, err)
 	}
 	return c, nil
+}
+
+func cmpLoc(l *time.Location) *time.Location {
+	if l == nil {
+		return time.UTC
+	}
+	return l
 }
 
 // connector returns the open connector of an application, opening it on

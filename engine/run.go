@@ -60,7 +60,17 @@ func (e *Engine) Run(ctx context.Context, ruleID string, o RunOptions) (store.Ru
 	if o.DryRun {
 		return run, nil
 	}
-	if limit, over := exceeds(r.Safety, run.Counts); over {
+	if len(o.Only) > 0 && run.Counts.Matched == 0 && len(p.unmatched) == 0 && len(p.cancel) == 0 {
+		// An immediate evaluation that changes nothing is not worth a run record.
+		return run, nil
+	}
+	safety := r.Safety
+	if len(o.Only) > 0 {
+		// A share of a handful of pushed identities says nothing about a
+		// mass deprovisioning: immediate runs keep the absolute limit only.
+		safety.MaxPercent = nil
+	}
+	if limit, over := exceeds(safety, run.Counts); over {
 		run.State = store.RunQuarantined
 		run.Error = limit
 	}

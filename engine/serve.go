@@ -96,7 +96,8 @@ func (e *Engine) Stop(ctx context.Context) error {
 }
 
 // watchConfig polls the configuration version so that an apply from
-// another process (the CLI, another node) takes effect without a restart.
+// another process (the CLI, another node) takes effect without a restart,
+// and makes sure every scheduled revocation has a job.
 func (e *Engine) watchConfig(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	t := time.NewTicker(2 * time.Second)
@@ -107,6 +108,11 @@ func (e *Engine) watchConfig(ctx context.Context, done chan struct{}) {
 			return
 		case <-t.C:
 			e.configChanged(ctx)
+			// Queue what a crash, a retry racing its old job, or another
+			// process left without a job.
+			if err := e.Enqueue(ctx); err != nil && ctx.Err() == nil {
+				e.log.Error("queue revocations", "error", err)
+			}
 		}
 	}
 }

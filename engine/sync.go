@@ -15,30 +15,39 @@ import (
 	"github.com/deprov/deprov/store"
 )
 
+// SyncReport is what a sync did: its counts, or the held delivery when the
+// feed guard stopped it (then nothing was applied).
+type SyncReport struct {
+	store.SyncResult
+	// Held is the delivery the feed guard held for approval.
+	Held *store.HeldSync `json:"held,omitempty"`
+}
+
 // Sync reads a source now: a csv source re-reads its file. A file with any
-// malformed row changes nothing.
-func (e *Engine) Sync(ctx context.Context, sourceID, actor string) (store.SyncResult, error) {
+// malformed row changes nothing, and a delivery the feed guard finds
+// suspicious is held for approval.
+func (e *Engine) Sync(ctx context.Context, sourceID, actor string) (SyncReport, error) {
 	src, err := e.source(ctx, sourceID)
 	if err != nil {
-		return store.SyncResult{}, err
+		return SyncReport{}, err
 	}
 	if src.Type != "csv" {
-		return store.SyncResult{}, invalidf("source %s is of type %s: it is pushed to deprov, not read", src.ID, src.Type)
+		return SyncReport{}, invalidf("source %s is of type %s: it is pushed to deprov, not read", src.ID, src.Type)
 	}
 	f, err := os.Open(src.Path)
 	if err != nil {
-		return store.SyncResult{}, fmt.Errorf("source %s: %w", src.ID, err)
+		return SyncReport{}, fmt.Errorf("source %s: %w", src.ID, err)
 	}
 	defer f.Close()
 	return e.importCSV(ctx, src, f, src.Path, actor, "source.synced")
 }
 
 // Import loads identities into a source from a CSV file once, with the
-// source's column mapping.
-func (e *Engine) Import(ctx context.Context, sourceID string, r io.Reader, name, actor string) (store.SyncResult, error) {
+// source's column mapping and feed guard.
+func (e *Engine) Import(ctx context.Context, sourceID string, r io.Reader, name, actor string) (SyncReport, error) {
 	src, err := e.source(ctx, sourceID)
 	if err != nil {
-		return store.SyncResult{}, err
+		return SyncReport{}, err
 	}
 	return e.importCSV(ctx, src, r, name, actor, "source.imported")
 }
@@ -55,12 +64,17 @@ func (e *Engine) source(ctx context.Context, id string) (config.Source, error) {
 	return src, nil
 }
 
-func (e *Engine) importCSV(ctx context.Context, src config.Source, r io.Reader, name, actor, action string) (store.SyncResult, error) {
+func (e *Engine) importCSV(ctx context.Context, src config.Source, r io.Reader, name, actor, action string) (SyncReport, error) {
 	ids, err := csvsource.Read(r, src.ID, csvsource.Mapping(src.Columns))
 	if err != nil {
-		return store.SyncResult{}, fmt.Errorf("%w: %s: %s", ErrInvalid, name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return SyncReport{}, fmt.Errorf("%w: %s: %s", ErrInvalid, name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
-	return e.SyncIdentities(ctx, src.ID, ids, actor, action, fmt.Sprintf("%s from %s", src.ID, name))
+	held, err := e.guard(ctx, src, ids, actor)
+	if err != nil || held != nil {
+		return SyncReport{Held: held}, err
+	}
+	res, err := e.SyncIdentities(ctx, src.ID, ids, actor, action, fmt.Sprintf("%s from %s", src.ID, name))
+	return SyncReport{SyncResult: res}, err
 }
 
 // SyncIdentities stores identities delivered by a source, links accounts
@@ -80,6 +94,9 @@ func (e *Engine) SyncIdentities(ctx context.Context, sourceID string, ids []iden
 		return res, err
 	}
 	if err := e.Reconsider(ctx, res.Changed, actor); err != nil {
+		return res, err
+	}
+	if err := e.runImmediate(ctx, res.Changed, actor); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -169,7 +186,7 @@ func (e *Engine) Aggregate(ctx context.Context, appID, actor string) (store.Aggr
 	}
 	var accts []account.Account
 	now := e.Now()
-	err = lister.ListAccounts(ctx, func(a account.Account) error {
+	err = lister.ListAccounts(connector.WithWaiter(ctx, e.limiter(appID)), func(a account.Account) error {
 		a.ApplicationID, a.SeenAt = appID, now
 		a.IdentityID = idx[strings.ToLower(a.Field(corr.Account))]
 		accts = append(accts, a)

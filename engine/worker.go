@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -76,7 +77,7 @@ func (e *Engine) Enqueue(ctx context.Context) error {
 		ids := make([]int64, len(revs))
 		now := e.Now()
 		for i, r := range revs {
-			opts := &river.InsertOpts{Queue: queueFor(r.RuleID), MaxAttempts: 100, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+			opts := &river.InsertOpts{Queue: queueFor(r.RuleID), MaxAttempts: 100, UniqueOpts: uniqueOpts}
 			if r.DueAt.After(now) {
 				// A job with a time waits for River's scheduler; one that is
 				// due now is available to workers at once.
@@ -85,14 +86,34 @@ func (e *Engine) Enqueue(ctx context.Context) error {
 			params[i] = river.InsertManyParams{Args: RevocationArgs{RevocationID: r.ID}, InsertOpts: opts}
 			ids[i] = r.ID
 		}
-		if _, err := jobs.InsertMany(ctx, params); err != nil {
+		results, err := jobs.InsertMany(ctx, params)
+		if err != nil {
 			return fmt.Errorf("queue revocations: %w", err)
 		}
-		if err := e.st.MarkQueued(ctx, ids); err != nil {
+		// A job skipped as a duplicate belongs to an earlier attempt that
+		// River has not recorded as finished yet: leave the revocation
+		// unqueued, and the next pass of the serving engine queues it.
+		queued := ids[:0:0]
+		for i, res := range results {
+			if !res.UniqueSkippedAsDuplicate {
+				queued = append(queued, ids[i])
+			}
+		}
+		if err := e.st.MarkQueued(ctx, queued); err != nil {
 			return err
+		}
+		if len(queued) < len(ids) {
+			return nil
 		}
 	}
 }
+
+// uniqueOpts keep one live job per revocation. A finished job does not
+// count, so that a revocation retried by hand gets a job again.
+var uniqueOpts = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}}
 
 // jobClient returns the serving client, or an insert-only one.
 func (e *Engine) jobClient() (store.JobClient, error) {
@@ -144,7 +165,13 @@ func (e *Engine) execute(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	if reason, stop, err := e.stillWanted(ctx, cfg, r); err != nil {
+	if r.Action == account.Restore {
+		// An undo is an operator's decision against the rule: only a removed
+		// application stops it.
+		if _, ok := cfg.Application(r.ApplicationID); !ok {
+			return e.fail(ctx, r, fmt.Sprintf("application %s was removed", r.ApplicationID), r.Attempts)
+		}
+	} else if reason, stop, err := e.stillWanted(ctx, cfg, r); err != nil {
 		return err
 	} else if stop {
 		if err := e.cancel(ctx, r, reason, "worker", true); err != nil && !errors.Is(err, store.ErrConflict) {
@@ -156,27 +183,100 @@ func (e *Engine) execute(ctx context.Context, id int64) error {
 	if err != nil {
 		return e.fail(ctx, r, err.Error(), r.Attempts)
 	}
-	if err := e.limiter(r.ApplicationID).Wait(ctx); err != nil {
+	acct, err := e.accountOf(ctx, r)
+	if err != nil {
 		return err
 	}
 	attempts := r.Attempts + 1
+	u := store.RevocationUpdate{State: store.Running, Attempts: &attempts}
+	if r.Before == nil && r.Action != account.Restore {
+		// Keep what the account was before the first attempt, for undo.
+		before := acct
+		u.Before = &before
+	}
 	ev := e.revocationEvent(r, "worker", "revocation.running", fmt.Sprintf("%s of %s in %s started (attempt %d)", r.Action, r.UserName, r.ApplicationID, attempts))
-	r, err = e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Scheduled, store.Running}, store.RevocationUpdate{State: store.Running, Attempts: &attempts}, ev)
+	r, err = e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Scheduled, store.Running}, u, ev)
 	if errors.Is(err, store.ErrConflict) {
 		return nil // cancelled meanwhile
 	}
 	if err != nil {
 		return err
 	}
-	acct, err := e.accountOf(ctx, r)
-	if err != nil {
-		return err
+	cctx := connector.WithRevocation(ctx, connector.Revocation{ID: r.ID, RuleID: r.RuleID, IdentityID: r.IdentityID, ApplicationID: r.ApplicationID})
+	cctx = connector.WithWaiter(cctx, e.limiter(r.ApplicationID))
+	var res connector.Result
+	if r.Action == account.Restore {
+		res, err = restore(cctx, conn, acct, r.Before)
+	} else {
+		res, err = connector.Perform(cctx, conn, r.Action, acct)
 	}
-	res, err := connector.Perform(ctx, conn, r.Action, acct)
-	if err != nil {
+	var wi *connector.WorkItemError
+	switch {
+	case errors.As(err, &wi):
+		return e.wait(ctx, r, wi)
+	case err != nil:
 		return e.attemptFailed(ctx, r, app, err)
 	}
-	return e.succeed(ctx, r, res)
+	return e.succeed(ctx, r, res, "worker", "")
+}
+
+// restore undoes a revocation: it re-enables the account if it was active
+// before, and adds back the memberships it had.
+func restore(ctx context.Context, conn connector.Connector, acct account.Account, before *account.Account) (connector.Result, error) {
+	if before == nil {
+		return connector.Result{}, errors.New("nothing recorded of the account before the revocation: cannot restore")
+	}
+	var done []string
+	already := true
+	if before.State == account.Active {
+		en, ok := conn.(connector.Enabler)
+		if !ok {
+			return connector.Result{}, fmt.Errorf("enable: %w", connector.ErrUnsupported)
+		}
+		res, err := en.Enable(ctx, acct)
+		if err != nil {
+			return res, fmt.Errorf("enable %s: %w", acct.UserName, err)
+		}
+		already = already && res.AlreadyDone
+		if !res.AlreadyDone {
+			done = append(done, "re-enabled")
+		}
+	}
+	if len(before.Entitlements) > 0 {
+		ga, ok := conn.(connector.GroupAdder)
+		if !ok {
+			return connector.Result{}, fmt.Errorf("restore memberships: %w", connector.ErrUnsupported)
+		}
+		for _, g := range before.Entitlements {
+			res, err := ga.AddMembership(ctx, acct, g.ID)
+			if err != nil {
+				return connector.Result{}, fmt.Errorf("restore membership of %s in %s (after %v): %w", acct.UserName, cmpOr(g.Name, g.ID), done, err)
+			}
+			already = already && res.AlreadyDone
+			if !res.AlreadyDone {
+				done = append(done, "added to "+cmpOr(g.Name, g.ID))
+			}
+		}
+	}
+	if len(done) == 0 {
+		return connector.Result{AlreadyDone: already, Detail: "account already as before"}, nil
+	}
+	return connector.Result{Detail: strings.Join(done, ", ")}, nil
+}
+
+// wait turns a revocation into a work item for a person.
+func (e *Engine) wait(ctx context.Context, r store.Revocation, wi *connector.WorkItemError) error {
+	note := wi.Instructions
+	if wi.Assignee != "" {
+		note += " (assigned to " + wi.Assignee + ")"
+	}
+	ev := e.revocationEvent(r, "worker", "revocation.waiting", fmt.Sprintf("%s of %s in %s is a work item: %s", r.Action, r.UserName, r.ApplicationID, note))
+	if _, err := e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Running},
+		store.RevocationUpdate{State: store.Waiting, Result: &note}, ev); err != nil {
+		return err
+	}
+	e.log.Info("revocation waiting for a person", "revocation", r.ID, "application", r.ApplicationID, "user", r.UserName, "assignee", wi.Assignee)
+	return nil
 }
 
 // stillWanted re-checks a revocation against the current configuration and
@@ -189,14 +289,12 @@ func (e *Engine) stillWanted(ctx context.Context, cfg config.Config, r store.Rev
 	if _, ok := cfg.Application(r.ApplicationID); !ok {
 		return fmt.Sprintf("application %s was removed", r.ApplicationID), true, nil
 	}
-	for _, x := range rl.ExcludeApplications {
-		if x.Application == r.ApplicationID {
-			return fmt.Sprintf("application %s is now excluded from rule %s", r.ApplicationID, r.RuleID), true, nil
-		}
-	}
 	c, err := e.compileRule(ctx, cfg, rl)
 	if err != nil {
 		return "", false, err
+	}
+	if x, ok := c.Spec().Exclusions[r.ApplicationID]; ok && (x.Until.IsZero() || e.Now().Before(x.Until)) {
+		return fmt.Sprintf("application %s is now excluded from rule %s", r.ApplicationID, r.RuleID), true, nil
 	}
 	id, err := e.st.Identity(ctx, r.IdentityID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -235,7 +333,7 @@ func (e *Engine) accountOf(ctx context.Context, r store.Revocation) (account.Acc
 	return account.Account{ApplicationID: r.ApplicationID, NativeID: r.AccountID, UserName: r.AccountName, IdentityID: r.IdentityID}, nil
 }
 
-func (e *Engine) succeed(ctx context.Context, r store.Revocation, res connector.Result) error {
+func (e *Engine) succeed(ctx context.Context, r store.Revocation, res connector.Result, actor, note string) error {
 	now := e.Now()
 	result := res.Detail
 	if res.AlreadyDone {
@@ -245,6 +343,9 @@ func (e *Engine) succeed(ctx context.Context, r store.Revocation, res connector.
 		}
 	}
 	result = cmpOr(result, "done")
+	if note != "" {
+		result = note
+	}
 	u := store.RevocationUpdate{State: store.Succeeded, FinishedAt: &now, Result: &result}
 	switch r.Action {
 	case account.Disable:
@@ -253,11 +354,19 @@ func (e *Engine) succeed(ctx context.Context, r store.Revocation, res connector.
 		u.AccountState = account.Deleted
 	case account.Revoke:
 		u.ClearEntitlements = true
+	case account.Restore:
+		if r.Before != nil {
+			u.AccountState = r.Before.State
+		}
 	}
-	ev := e.revocationEvent(r, "worker", "revocation.succeeded", fmt.Sprintf("%s of %s in %s succeeded: %s", r.Action, r.UserName, r.ApplicationID, result))
+	from := []store.RevocationState{store.Running}
+	if actor != "worker" {
+		from = []store.RevocationState{store.Waiting}
+	}
+	ev := e.revocationEvent(r, actor, "revocation.succeeded", fmt.Sprintf("%s of %s in %s succeeded: %s", r.Action, r.UserName, r.ApplicationID, result))
 	ev.Detail["result"] = result
 	ev.Detail["alreadyDone"] = res.AlreadyDone
-	if _, err := e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Running}, u, ev); err != nil {
+	if _, err := e.st.UpdateRevocation(ctx, r.ID, from, u, ev); err != nil {
 		return fmt.Errorf("record success of revocation %d: %w", r.ID, err)
 	}
 	e.log.Info("revocation succeeded", "revocation", r.ID, "rule", r.RuleID, "user", r.UserName, "application", r.ApplicationID, "action", r.Action, "result", result)

@@ -38,10 +38,18 @@ type Spec struct {
 	Location *time.Location
 	// GracePeriodDays is how long after the first match a revocation is due.
 	GracePeriodDays int
-	// Exclusions maps excluded application ids to a reason (may be empty).
-	Exclusions map[string]string
+	// Exclusions maps excluded application ids to the exclusion.
+	Exclusions map[string]Exclusion
 	// Actions is the action for each configured application.
 	Actions map[string]account.Action
+}
+
+// Exclusion keeps a rule away from an application, for a reason and
+// possibly until a time.
+type Exclusion struct {
+	Reason string
+	// Until, when set, is when the exclusion stops applying.
+	Until time.Time
 }
 
 // Compiled is a rule ready to evaluate many identities: its expressions
@@ -232,11 +240,19 @@ func (c *Compiled) Plan(in PlanInput, now time.Time) ([]Item, Decision) {
 		it.ApplicationID, it.AccountID, it.AccountName, it.Reason = a.ApplicationID, a.NativeID, a.UserName, reason
 		act, known := c.spec.Actions[a.ApplicationID]
 		it.Action = act
-		switch why, excluded := c.spec.Exclusions[a.ApplicationID]; {
+		x, excluded := c.spec.Exclusions[a.ApplicationID]
+		if excluded && !x.Until.IsZero() && !now.Before(x.Until) {
+			excluded = false
+			it.Reason += fmt.Sprintf("; exclusion of %s expired %s", a.ApplicationID, x.Until.Format(time.RFC3339))
+		}
+		switch {
 		case excluded:
 			it.Skip, it.Action = SkipExcluded, ""
-			if why != "" {
-				it.Reason = why
+			if x.Reason != "" {
+				it.Reason = x.Reason
+			}
+			if !x.Until.IsZero() {
+				it.Reason += " (until " + x.Until.Format(time.RFC3339) + ")"
 			}
 		case !known:
 			it.Skip = SkipUnknownApplication

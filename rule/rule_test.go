@@ -175,7 +175,7 @@ func TestPlan(t *testing.T) {
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	spec := Spec{
 		ID: "leavers", Statuses: []string{"TERMINATED"}, Scope: `user.department != "board"`, GracePeriodDays: 7,
-		Exclusions: map[string]string{"payroll": "payroll runs the final salary"},
+		Exclusions: map[string]Exclusion{"payroll": {Reason: "payroll runs the final salary"}},
 		Actions:    map[string]account.Action{"github": account.Delete, "ldap": account.Disable, "payroll": account.Disable, "wiki": account.Revoke},
 	}
 	c, err := Compile(spec)
@@ -319,5 +319,28 @@ func BenchmarkDecide(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		c.Decide(id, nil, now)
+	}
+}
+
+// TestExclusionExpiry moves the clock past an exclusion's end: from then on
+// the rule plans the application and says the exclusion expired.
+func TestExclusionExpiry(t *testing.T) {
+	t.Parallel()
+	until := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	c, err := Compile(Spec{Statuses: []string{"TERMINATED"},
+		Exclusions: map[string]Exclusion{"portal": {Reason: "payslips for 90 days", Until: until}},
+		Actions:    map[string]account.Action{"portal": account.Disable}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := PlanInput{Identity: identity.Identity{UserName: "bob", Status: "TERMINATED"},
+		Accounts: []account.Account{{ApplicationID: "portal", NativeID: "p1", State: account.Active}}}
+	before, _ := c.Plan(in, until.Add(-time.Second))
+	if before[0].Skip != SkipExcluded || !strings.Contains(before[0].Reason, "payslips for 90 days (until 2026-12-01") {
+		t.Fatalf("before expiry: %+v, want excluded with reason and end", before[0])
+	}
+	after, _ := c.Plan(in, until)
+	if !after[0].Planned() || after[0].Action != account.Disable || !strings.Contains(after[0].Reason, "exclusion of portal expired 2026-12-01") {
+		t.Fatalf("at expiry: %+v, want planned and saying the exclusion expired", after[0])
 	}
 }

@@ -354,6 +354,8 @@ type RevocationUpdate struct {
 	ForgetMatch bool
 	// Before records the account's state before the change.
 	Before *account.Account
+	// Unqueue marks the revocation as needing a job again (a retry).
+	Unqueue bool
 }
 
 // ResolveRunParams is what ResolveRun changes.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/deprov/deprov/config"
 	"github.com/deprov/deprov/engine"
+	"github.com/deprov/deprov/store"
 )
 
 func migrateCmd(g *globals) *cobra.Command {
@@ -160,9 +161,9 @@ func importCmd(g *globals) *cobra.Command {
 }
 
 func syncCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	sync := &cobra.Command{
 		Use:   "sync SOURCE",
-		Short: "Read a source now",
+		Short: "Read a source now; list, approve or reject deliveries the feed guard held",
 		Args:  exactArgs(1, "SOURCE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withEngine(cmd.Context(), g, nil, func(e *engine.Engine) error {
@@ -174,13 +175,82 @@ func syncCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+	held := &cobra.Command{
+		Use:   "held [--source ID]",
+		Short: "List deliveries the feed guard held",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			src, _ := cmd.Flags().GetString("source")
+			return withEngine(cmd.Context(), g, nil, func(e *engine.Engine) error {
+				hs, err := e.Store().ListHeldSyncs(cmd.Context(), store.HeldSyncQuery{SourceID: src})
+				if err != nil {
+					return err
+				}
+				return output(cmd, g, hs, func(w io.Writer) error {
+					rows := make([][]string, len(hs))
+					for i, h := range hs {
+						rows[i] = []string{strconv.FormatInt(h.ID, 10), h.SourceID, string(h.State), strconv.Itoa(h.Rows), when(h.CreatedAt), dash(h.ResolvedBy), h.Reason}
+					}
+					return table(w, []string{"HELD", "SOURCE", "STATE", "ROWS", "RECEIVED", "RESOLVED BY", "REASON"}, rows)
+				})
+			})
+		},
+	}
+	held.Flags().String("source", "", "only this source's")
+	approve := &cobra.Command{
+		Use:   "approve HELD",
+		Short: "Apply a held delivery as it was received",
+		Args:  exactArgs(1, "HELD"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0], "HELD")
+			if err != nil {
+				return err
+			}
+			return withEngine(cmd.Context(), g, nil, func(e *engine.Engine) error {
+				res, err := e.ApproveSync(cmd.Context(), id, actor())
+				if err != nil {
+					return err
+				}
+				return printSync(cmd, g, res)
+			})
+		},
+	}
+	var reason string
+	reject := &cobra.Command{
+		Use:   "reject HELD [--reason TEXT]",
+		Short: "Discard a held delivery",
+		Args:  exactArgs(1, "HELD"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0], "HELD")
+			if err != nil {
+				return err
+			}
+			return withEngine(cmd.Context(), g, nil, func(e *engine.Engine) error {
+				h, err := e.RejectSync(cmd.Context(), id, reason, actor())
+				if err != nil {
+					return err
+				}
+				return output(cmd, g, h, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "held delivery %d of source %s rejected: nothing was applied\n", h.ID, h.SourceID)
+					return err
+				})
+			})
+		},
+	}
+	reject.Flags().StringVar(&reason, "reason", "", "why, for the audit")
+	sync.AddCommand(held, approve, reject)
+	return sync
 }
 
-func printSync(cmd *cobra.Command, g *globals, res any) error {
+func printSync(cmd *cobra.Command, g *globals, res engine.SyncReport) error {
 	return output(cmd, g, res, func(w io.Writer) error {
-		b, _ := jsonFields(res)
+		if h := res.Held; h != nil {
+			_, err := fmt.Fprintf(w, "held as delivery %d, nothing applied: %s\napprove with: deprov sync approve %d   (or reject with: deprov sync reject %d)\n", h.ID, h.Reason, h.ID, h.ID)
+			return err
+		}
+		r := res.SyncResult
 		return table(w, []string{"CREATED", "UPDATED", "UNCHANGED", "STATUS CHANGED"},
-			[][]string{{b["created"], b["updated"], b["unchanged"], b["statusChanged"]}})
+			[][]string{{strconv.Itoa(r.Created), strconv.Itoa(r.Updated), strconv.Itoa(r.Unchanged), strconv.Itoa(r.StatusChanged)}})
 	})
 }
 

@@ -1,27 +1,6 @@
 package main
 
-import (
-	"encoding/json"
-	"fmt"
-	"time"
-)
-
-// jsonFields flattens a struct's JSON form into strings, for tables.
-func jsonFields(v any) (map[string]string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	out := make(map[string]string, len(m))
-	for k, x := range m {
-		out[k] = fmt.Sprint(x)
-	}
-	return out, nil
-}
+import "time"
 
 // when formats a time for tables, in the local zone of the terminal.
 func when(t time.Time) string {

@@ -155,7 +155,57 @@ func runsCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	runs.AddCommand(list, show)
+	runAction := func(use, short string, fn func(ctx context.Context, e *engine.Engine, id int64, reason string) (any, string, error)) *cobra.Command {
+		var reason string
+		c := &cobra.Command{
+			Use:   use,
+			Short: short,
+			Args:  exactArgs(1, "RUN"),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				id, err := parseID(args[0], "RUN")
+				if err != nil {
+					return err
+				}
+				return withEngine(cmd.Context(), g, nil, func(e *engine.Engine) error {
+					v, msg, err := fn(cmd.Context(), e, id, reason)
+					if err != nil {
+						return err
+					}
+					return output(cmd, g, v, func(w io.Writer) error {
+						_, err := fmt.Fprintln(w, msg)
+						return err
+					})
+				})
+			},
+		}
+		if strings.Contains(use, "--reason") {
+			c.Flags().StringVar(&reason, "reason", "", "why, for the audit")
+		}
+		return c
+	}
+	approve := runAction("approve RUN", "Approve a quarantined run: schedule exactly its plan",
+		func(ctx context.Context, e *engine.Engine, id int64, _ string) (any, string, error) {
+			r, err := e.Approve(ctx, id, actor())
+			return r, fmt.Sprintf("run %d approved: %d revocation(s) for %d user(s) scheduled", r.ID, r.Counts.Planned, r.Counts.Users), err
+		})
+	reject := runAction("reject RUN [--reason TEXT]", "Reject a quarantined run: nothing of its plan is done",
+		func(ctx context.Context, e *engine.Engine, id int64, reason string) (any, string, error) {
+			r, err := e.Reject(ctx, id, reason, actor())
+			return r, fmt.Sprintf("run %d rejected: nothing was scheduled", r.ID), err
+		})
+	undo := runAction("undo RUN", "Undo a run: cancel what is scheduled, re-enable and restore groups of what happened",
+		func(ctx context.Context, e *engine.Engine, id int64, _ string) (any, string, error) {
+			res, err := e.Undo(ctx, id, actor())
+			if err != nil {
+				return nil, "", err
+			}
+			msg := fmt.Sprintf("run %d undone by undo run %d: %d account(s) being restored, %d scheduled revocation(s) cancelled", id, res.Run.ID, len(res.Restoring), len(res.Cancelled))
+			for _, r := range res.NotUndoable {
+				msg += fmt.Sprintf("\nnot undoable: %s's account %s in %s was deleted (revocation %d)", r.UserName, r.AccountName, r.ApplicationID, r.ID)
+			}
+			return res, msg, nil
+		})
+	runs.AddCommand(list, show, approve, reject, undo)
 	return runs
 }
 
@@ -239,7 +289,47 @@ func revocationsCmd(g *globals) *cobra.Command {
 		},
 	}
 	cancel.Flags().StringVar(&reason, "reason", "", "why, for the audit")
-	revs.AddCommand(list, cancel)
+	revAction := func(use, short string, fn func(ctx context.Context, e *engine.Engine, id int64, note string) (store.Revocation, error)) *cobra.Command {
+		var note string
+		c := &cobra.Command{
+			Use:   use,
+			Short: short,
+			Args:  exactArgs(1, "ID"),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				id, err := parseID(args[0], "ID")
+				if err != nil {
+					return err
+				}
+				return withEngine(cmd.Context(), g, nil, func(e *engine.Engine) error {
+					r, err := fn(cmd.Context(), e, id, note)
+					if err != nil {
+						return err
+					}
+					return output(cmd, g, r, func(w io.Writer) error {
+						_, err := fmt.Fprintf(w, "revocation %d is %s: %s\n", r.ID, r.State, dash(cmpOr(r.LastError, r.Result)))
+						return err
+					})
+				})
+			},
+		}
+		if strings.Contains(use, "--note") {
+			c.Flags().StringVar(&note, "note", "", "what was done, or why not, for the audit")
+		}
+		return c
+	}
+	complete := revAction("complete ID [--note TEXT]", "Record that a waiting work item was carried out",
+		func(ctx context.Context, e *engine.Engine, id int64, note string) (store.Revocation, error) {
+			return e.Complete(ctx, id, note, actor())
+		})
+	rejectWork := revAction("reject ID --note TEXT", "Record that a waiting work item was not carried out (it fails)",
+		func(ctx context.Context, e *engine.Engine, id int64, note string) (store.Revocation, error) {
+			return e.RejectWork(ctx, id, note, actor())
+		})
+	retry := revAction("retry ID", "Schedule a failed revocation again, now",
+		func(ctx context.Context, e *engine.Engine, id int64, _ string) (store.Revocation, error) {
+			return e.Retry(ctx, id, actor())
+		})
+	revs.AddCommand(list, cancel, complete, rejectWork, retry)
 	return revs
 }
 

@@ -87,6 +87,9 @@ func (c *Connector) do(ctx context.Context, method, path string, query url.Value
 		}
 		rd = bytes.NewReader(b)
 	}
+	if err := connector.Throttle(ctx); err != nil {
+		return 0, err
+	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return 0, fmt.Errorf("scim: %s %s: %w", method, path, err)

@@ -74,6 +74,9 @@ func searchText(id identity.Identity) string {
 	return strings.ToLower(id.UserName + "\n" + id.Email + "\n" + id.DisplayName)
 }
 
+// fold is how userName and status are kept for case-insensitive lookups.
+func fold(s string) string { return strings.ToLower(s) }
+
 // SyncIdentities upserts a source's identities; those not in ids stay as they are.
 func (s *Store) SyncIdentities(ctx context.Context, sourceID string, ids []identity.Identity, ev audit.Event) (store.SyncResult, error) {
 	var res store.SyncResult
@@ -87,15 +90,15 @@ func (s *Store) SyncIdentities(ctx context.Context, sourceID string, ids []ident
 		}
 		defer get.Close()
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO identities (key, source_id, external_id, user_name, email,
-			display_name, status, end_date, department, manager, attributes, search, hash, created_at, updated_at)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+			display_name, status, end_date, department, manager, attributes, search, hash, created_at, updated_at,
+			user_name_fold, status_fold) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
 		upd, err := tx.PrepareContext(ctx, `UPDATE identities SET user_name = ?, email = ?, display_name = ?,
 			status = ?, end_date = ?, department = ?, manager = ?, attributes = ?, search = ?, hash = ?,
-			updated_at = ? WHERE key = ?`)
+			updated_at = ?, user_name_fold = ?, status_fold = ? WHERE key = ?`)
 		if err != nil {
 			return err
 		}
@@ -123,7 +126,7 @@ func (s *Store) SyncIdentities(ctx context.Context, sourceID string, ids []ident
 			case errors.Is(err, sql.ErrNoRows):
 				if _, err := ins.ExecContext(ctx, key, id.SourceID, id.ExternalID, id.UserName, id.Email,
 					id.DisplayName, id.Status, endDate, id.Department, id.Manager, attrs, searchText(id), hash,
-					now, now); err != nil {
+					now, now, fold(id.UserName), fold(id.Status)); err != nil {
 					return fmt.Errorf("identity %s: %w", key, err)
 				}
 				res.Created++
@@ -134,7 +137,8 @@ func (s *Store) SyncIdentities(ctx context.Context, sourceID string, ids []ident
 				res.Unchanged++
 			default:
 				if _, err := upd.ExecContext(ctx, id.UserName, id.Email, id.DisplayName, id.Status, endDate,
-					id.Department, id.Manager, attrs, searchText(id), hash, now, key); err != nil {
+					id.Department, id.Manager, attrs, searchText(id), hash, now, fold(id.UserName), fold(id.Status),
+					key); err != nil {
 					return fmt.Errorf("identity %s: %w", key, err)
 				}
 				res.Updated++
@@ -197,8 +201,17 @@ func identityWhere(q store.IdentityQuery) (string, []any) {
 	if q.SourceID != "" {
 		where, args = append(where, "source_id = ?"), append(args, q.SourceID)
 	}
+	if q.UserName != "" {
+		where, args = append(where, "user_name_fold = ?"), append(args, fold(q.UserName))
+	}
+	if q.ExternalID != "" {
+		where, args = append(where, "external_id = ?"), append(args, q.ExternalID)
+	}
 	if q.Search != "" {
 		where, args = append(where, "instr(search, ?) > 0"), append(args, strings.ToLower(q.Search))
+	}
+	if q.HideStatus != "" {
+		where, args = append(where, "status_fold <> ?"), append(args, fold(q.HideStatus))
 	}
 	if len(where) == 0 {
 		return "", nil
@@ -221,8 +234,8 @@ func (s *Store) ListIdentities(ctx context.Context, q store.IdentityQuery) ([]id
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+identityColumns+` FROM identities`+where+` ORDER BY key LIMIT ?`,
-		append(args, limit)...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+identityColumns+` FROM identities`+where+` ORDER BY key LIMIT ? OFFSET ?`,
+		append(args, limit, max(q.Offset, 0))...)
 	if err != nil {
 		return nil, fmt.Errorf("list identities: %w", err)
 	}
@@ -241,7 +254,8 @@ func (s *Store) ListIdentities(ctx context.Context, q store.IdentityQuery) ([]id
 	return out, nil
 }
 
-// CountIdentities counts identities matching q, ignoring Limit and After.
+// CountIdentities counts identities matching q, ignoring Limit, After and
+// Offset (what SCIM's totalResults needs).
 func (s *Store) CountIdentities(ctx context.Context, q store.IdentityQuery) (int, error) {
 	where, args := identityWhere(q)
 	var n int

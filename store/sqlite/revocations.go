@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -23,7 +24,8 @@ func (s *Store) insertRevocations(ctx context.Context, tx *sql.Tx, run store.Run
 	}
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO revocations (run_id, rule_id, identity_id, user_name,
 		application_id, account_id, account_name, action, state, due_at, created_at, updated_at, finished_at,
-		attempts, last_error, result, cancel_reason, queued) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+		attempts, last_error, result, cancel_reason, queued, before_account, undo_of)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
@@ -41,9 +43,15 @@ func (s *Store) insertRevocations(ctx context.Context, tx *sql.Tx, run store.Run
 		r.UpdatedAt = keptTime(r.UpdatedAt, r.CreatedAt)
 		r.DueAt = keptTime(r.DueAt, time.Time{})
 		r.FinishedAt = keptTime(r.FinishedAt, time.Time{})
+		r.Before = keptAccount(r.Before)
+		before, err := accountJSON(r.Before)
+		if err != nil {
+			return fmt.Errorf("revocation of %s in %s: before: %w", r.AccountID, r.ApplicationID, err)
+		}
 		res, err := stmt.ExecContext(ctx, r.RunID, r.RuleID, r.IdentityID, r.UserName, r.ApplicationID, r.AccountID,
 			r.AccountName, string(r.Action), string(r.State), timeArg(r.DueAt), timeArg(r.CreatedAt),
-			timeArg(r.UpdatedAt), timeArg(r.FinishedAt), r.Attempts, r.LastError, r.Result, r.CancelReason, r.Queued)
+			timeArg(r.UpdatedAt), timeArg(r.FinishedAt), r.Attempts, r.LastError, r.Result, r.CancelReason, r.Queued,
+			before, r.UndoOf)
 		if isUnique(err) {
 			return fmt.Errorf("%s of %s in %s for %s: already active: %w", r.Action, r.AccountID, r.ApplicationID,
 				r.IdentityID, store.ErrConflict)
@@ -59,16 +67,23 @@ func (s *Store) insertRevocations(ctx context.Context, tx *sql.Tx, run store.Run
 }
 
 const revocationColumns = `id, run_id, rule_id, identity_id, user_name, application_id, account_id, account_name,
-	action, state, due_at, created_at, updated_at, finished_at, attempts, last_error, result, cancel_reason, queued`
+	action, state, due_at, created_at, updated_at, finished_at, attempts, last_error, result, cancel_reason, queued,
+	before_account, undo_of`
 
 func scanRevocation(sc interface{ Scan(...any) error }) (store.Revocation, error) {
 	var r store.Revocation
 	var action, state string
-	var due, created, updated, finished sql.NullString
+	var due, created, updated, finished, before sql.NullString
 	if err := sc.Scan(&r.ID, &r.RunID, &r.RuleID, &r.IdentityID, &r.UserName, &r.ApplicationID, &r.AccountID,
 		&r.AccountName, &action, &state, &due, &created, &updated, &finished, &r.Attempts, &r.LastError, &r.Result,
-		&r.CancelReason, &r.Queued); err != nil {
+		&r.CancelReason, &r.Queued, &before, &r.UndoOf); err != nil {
 		return r, err
+	}
+	if before.Valid {
+		r.Before = new(account.Account)
+		if err := json.Unmarshal([]byte(before.String), r.Before); err != nil {
+			return r, fmt.Errorf("revocation %d: before: %w", r.ID, err)
+		}
 	}
 	r.Action, r.State = account.Action(action), store.RevocationState(state)
 	for _, f := range []struct {
@@ -205,6 +220,16 @@ func (s *Store) UpdateRevocation(ctx context.Context, id int64, from []store.Rev
 		if u.FinishedAt != nil {
 			set("finished_at", timeArg(*u.FinishedAt))
 		}
+		if u.Before != nil {
+			before, err := accountJSON(keptAccount(u.Before))
+			if err != nil {
+				return fmt.Errorf("before: %w", err)
+			}
+			set("before_account", before)
+		}
+		if u.Unqueue {
+			set("queued", 0)
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE revocations SET `+strings.Join(sets, ", ")+` WHERE id = ?`,
 			append(args, id)...)
 		if isUnique(err) {
@@ -274,6 +299,29 @@ func (s *Store) MarkQueued(ctx context.Context, ids []int64) error {
 		}
 		return nil
 	})
+}
+
+// keptAccount is a copy of a as the store keeps it (its time in UTC at
+// microseconds), or nil.
+func keptAccount(a *account.Account) *account.Account {
+	if a == nil {
+		return nil
+	}
+	c := *a
+	c.SeenAt = keptTime(c.SeenAt, time.Time{})
+	return &c
+}
+
+// accountJSON is the stored form of a revocation's Before: NULL for nil.
+func accountJSON(a *account.Account) (any, error) {
+	if a == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
 }
 
 // missingRevocation names the first of ids that does not exist.

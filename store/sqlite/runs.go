@@ -56,28 +56,7 @@ func (s *Store) CreateRun(ctx context.Context, p store.CreateRunParams) error {
 		if err := recordMatches(ctx, tx, run.RuleID, p.Matches, p.Unmatched); err != nil {
 			return err
 		}
-		evs := slices.Clone(p.Events)
-		for i := range evs {
-			if evs[i].RunID == 0 {
-				evs[i].RunID = run.ID
-			}
-			if evs[i].RuleID == "" {
-				evs[i].RuleID = run.RuleID
-			}
-		}
-		if p.RevocationEvent != nil {
-			for _, rv := range revs {
-				ev := p.RevocationEvent(rv)
-				if ev.RunID == 0 {
-					ev.RunID = run.ID
-				}
-				if ev.RevocationID == 0 {
-					ev.RevocationID = rv.ID
-				}
-				evs = append(evs, ev)
-			}
-		}
-		return s.appendEvents(ctx, tx, evs...)
+		return s.appendEvents(ctx, tx, runEvents(run, p.Events, revs, p.RevocationEvent)...)
 	})
 	if err != nil {
 		return err
@@ -86,6 +65,70 @@ func (s *Store) CreateRun(ctx context.Context, p store.CreateRunParams) error {
 	*p.Run = run
 	copy(p.Revocations, revs)
 	return nil
+}
+
+// runEvents is what a run appends: events (naming the run and its rule
+// where they name none), then revEvent's event for each revocation (naming
+// the run and the revocation where it names none).
+func runEvents(run store.Run, events []audit.Event, revs []store.Revocation, revEvent func(store.Revocation) audit.Event) []audit.Event {
+	evs := slices.Clone(events)
+	for i := range evs {
+		if evs[i].RunID == 0 {
+			evs[i].RunID = run.ID
+		}
+		if evs[i].RuleID == "" {
+			evs[i].RuleID = run.RuleID
+		}
+	}
+	if revEvent != nil {
+		for _, rv := range revs {
+			ev := revEvent(rv)
+			if ev.RunID == 0 {
+				ev.RunID = run.ID
+			}
+			if ev.RevocationID == 0 {
+				ev.RevocationID = rv.ID
+			}
+			evs = append(evs, ev)
+		}
+	}
+	return evs
+}
+
+// ResolveRun moves a run from one of p.From to p.To and schedules its
+// revocations, records its matches and appends its events, atomically; the
+// events are completed as CreateRun completes them. Revocation ids are
+// handed back in p.Revocations only when the call commits.
+func (s *Store) ResolveRun(ctx context.Context, p store.ResolveRunParams) (store.Run, error) {
+	now := s.clock()
+	revs := slices.Clone(p.Revocations)
+	var out store.Run
+	err := s.write(ctx, fmt.Sprintf("resolve run %d", p.ID), func(tx *sql.Tx) error {
+		r, err := readRun(ctx, tx, p.ID)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(p.From, r.State) {
+			return fmt.Errorf("run %d is %s, not %s: %w", p.ID, r.State, joinStates(p.From), store.ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET state = ? WHERE id = ?`, string(p.To), p.ID); err != nil {
+			return err
+		}
+		r.State = p.To
+		if err := s.insertRevocations(ctx, tx, r, revs, now); err != nil {
+			return err
+		}
+		if err := recordMatches(ctx, tx, r.RuleID, p.Matches, nil); err != nil {
+			return err
+		}
+		out = r
+		return s.appendEvents(ctx, tx, runEvents(r, p.Events, revs, p.RevocationEvent)...)
+	})
+	if err != nil {
+		return store.Run{}, err
+	}
+	copy(p.Revocations, revs)
+	return out, nil
 }
 
 // keptTime is t as the store keeps it, or def when t is zero.

@@ -20,6 +20,9 @@ var identityTests = []test{
 	{"ListPaging", testListIdentitiesPaging},
 	{"ListSearch", testListIdentitiesSearch},
 	{"Count", testCountIdentities},
+	{"ListExact", testListIdentitiesExact},
+	{"ListOffset", testListIdentitiesOffset},
+	{"ListHideStatus", testListIdentitiesHideStatus},
 }
 
 func endDate(t *testing.T, s string) identity.EndDate {
@@ -300,5 +303,121 @@ func testCountIdentities(t *testing.T, s store.Store) {
 		n, err := s.CountIdentities(ctx, tc.q)
 		must(t, err)
 		equal(t, tc.name, n, tc.want)
+	}
+}
+
+// identityKeys lists the identities q selects, by key, and checks that
+// CountIdentities (which ignores After, Offset and Limit) agrees when q
+// pages nothing.
+func identityKeys(t *testing.T, s store.Store, q store.IdentityQuery) []string {
+	t.Helper()
+	ids, err := s.ListIdentities(t.Context(), q)
+	must(t, err)
+	var keys []string
+	for _, id := range ids {
+		keys = append(keys, id.ID())
+	}
+	if q.After == "" && q.Offset == 0 && q.Limit == 0 {
+		n, err := s.CountIdentities(t.Context(), q)
+		must(t, err)
+		if n != len(keys) {
+			t.Fatalf("count of %+v = %d, list has %d", q, n, len(keys))
+		}
+	}
+	return keys
+}
+
+// testListIdentitiesExact: UserName and ExternalID select exact values,
+// userName case-insensitively (beyond ASCII) and externalId as given.
+func testListIdentitiesExact(t *testing.T, s store.Store) {
+	zoe := identity.Identity{SourceID: "hr", ExternalID: "E-1", UserName: "Zoë.Ångström", Email: "zoe@example.com"}
+	zoe2 := identity.Identity{SourceID: "hr", ExternalID: "e-1", UserName: "zoë.ångström.2"}
+	idp := identity.Identity{SourceID: "idp", ExternalID: "E-1", UserName: "zoë.ångström"}
+	pct := identity.Identity{SourceID: "idp", ExternalID: "x_%", UserName: "a_b%"}
+	syncIDs(t, s, "hr", zoe, zoe2)
+	syncIDs(t, s, "idp", idp, pct)
+
+	for _, tc := range []struct {
+		name string
+		q    store.IdentityQuery
+		want []string
+	}{
+		{"userName as stored", store.IdentityQuery{UserName: "Zoë.Ångström"}, []string{"hr/E-1", "idp/E-1"}},
+		{"userName in other case", store.IdentityQuery{UserName: "ZOË.ÅNGSTRÖM"}, []string{"hr/E-1", "idp/E-1"}},
+		{"userName is not a substring match", store.IdentityQuery{UserName: "zoë"}, nil},
+		{"userName is not a prefix match", store.IdentityQuery{UserName: "zoë.ångström.2x"}, nil},
+		{"userName wildcards are literal", store.IdentityQuery{UserName: "a_b%"}, []string{"idp/x_%"}},
+		{"userName wildcards do not match", store.IdentityQuery{UserName: "aXbY"}, nil},
+		{"userName and source", store.IdentityQuery{UserName: "zoë.ångström", SourceID: "idp"}, []string{"idp/E-1"}},
+		{"externalId", store.IdentityQuery{ExternalID: "E-1"}, []string{"hr/E-1", "idp/E-1"}},
+		{"externalId is case-sensitive", store.IdentityQuery{ExternalID: "e-1"}, []string{"hr/e-1"}},
+		{"externalId wildcards are literal", store.IdentityQuery{ExternalID: "x_%"}, []string{"idp/x_%"}},
+		{"externalId and source", store.IdentityQuery{ExternalID: "E-1", SourceID: "hr"}, []string{"hr/E-1"}},
+		{"externalId and userName", store.IdentityQuery{ExternalID: "e-1", UserName: "zoë.ångström"}, nil},
+		{"unknown", store.IdentityQuery{ExternalID: "nope"}, nil},
+	} {
+		equal(t, tc.name, identityKeys(t, s, tc.q), tc.want)
+	}
+}
+
+// testListIdentitiesOffset: Offset skips that many identities of the
+// selection in key order, with or without After; Count ignores it.
+func testListIdentitiesOffset(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var hr []identity.Identity
+	var want []string
+	for i := range 23 {
+		hr = append(hr, person("hr", fmt.Sprintf("u%04d", i), "Active"))
+		want = append(want, keyN("hr", i))
+	}
+	syncIDs(t, s, "hr", hr...)
+	syncIDs(t, s, "idp", person("idp", "a", "enabled"))
+
+	var got []string
+	for off := 0; ; off += 5 {
+		page := identityKeys(t, s, store.IdentityQuery{SourceID: "hr", Offset: off, Limit: 5})
+		got = append(got, page...)
+		if len(page) < 5 {
+			break
+		}
+	}
+	equal(t, "offset pages", got, want)
+	equal(t, "offset past the end", identityKeys(t, s, store.IdentityQuery{Offset: 100}), []string(nil))
+	equal(t, "offset across sources", identityKeys(t, s, store.IdentityQuery{Offset: 22, Limit: 5}),
+		[]string{"hr/u0022", "idp/a"})
+	equal(t, "offset after a key", identityKeys(t, s, store.IdentityQuery{After: "hr/u0010", Offset: 2, Limit: 2}),
+		[]string{"hr/u0013", "hr/u0014"})
+	equal(t, "offset without limit is a page of 100", len(identityKeys(t, s, store.IdentityQuery{Offset: 1})), 23)
+	n, err := s.CountIdentities(ctx, store.IdentityQuery{SourceID: "hr", Offset: 20, Limit: 1})
+	must(t, err)
+	equal(t, "count ignores offset", n, 23)
+}
+
+// testListIdentitiesHideStatus: HideStatus leaves out identities with that
+// status, compared case-insensitively (beyond ASCII); others stay,
+// identities with no status included.
+func testListIdentitiesHideStatus(t *testing.T, s store.Store) {
+	syncIDs(t, s, "hr",
+		person("hr", "a", "Active"),
+		person("hr", "b", "Terminated"),
+		person("hr", "c", "TERMINATED"),
+		person("hr", "d", ""),
+		person("hr", "e", "Gekündigt"),
+		person("hr", "f", "Terminated soon"))
+	syncIDs(t, s, "idp", person("idp", "a", "terminated"))
+
+	for _, tc := range []struct {
+		name string
+		q    store.IdentityQuery
+		want []string
+	}{
+		{"none hidden", store.IdentityQuery{}, []string{"hr/a", "hr/b", "hr/c", "hr/d", "hr/e", "hr/f", "idp/a"}},
+		{"any case", store.IdentityQuery{HideStatus: "terminated"}, []string{"hr/a", "hr/d", "hr/e", "hr/f"}},
+		{"beyond ASCII", store.IdentityQuery{HideStatus: "GEKÜNDIGT"}, []string{"hr/a", "hr/b", "hr/c", "hr/d", "hr/f", "idp/a"}},
+		{"with source", store.IdentityQuery{HideStatus: "Terminated", SourceID: "idp"}, nil},
+		{"with search", store.IdentityQuery{HideStatus: "active", Search: "person"}, []string{"hr/b", "hr/c", "hr/d", "hr/e", "hr/f", "idp/a"}},
+		{"with paging", store.IdentityQuery{HideStatus: "terminated", After: "hr/a", Offset: 1, Limit: 1}, []string{"hr/e"}},
+	} {
+		equal(t, tc.name, identityKeys(t, s, tc.q), tc.want)
 	}
 }

@@ -20,6 +20,9 @@ var revocationTests = []test{
 	{"UpdateConcurrent", testUpdateRevocationConcurrent},
 	{"MarkQueued", testMarkQueued},
 	{"ListFilters", testListRevocations},
+	{"BeforeRoundTrip", testRevocationBefore},
+	{"UpdateBefore", testUpdateRevocationBefore},
+	{"UndoOf", testRevocationUndoOf},
 }
 
 var (
@@ -289,4 +292,93 @@ func testListRevocations(t *testing.T, s store.Store) {
 		must(t, err)
 		equal(t, tc.name, revocationIDs(rs), tc.want)
 	}
+}
+
+// beforeAccount is an account as a revocation found it, with a time that
+// has nanoseconds and a zone (kept in UTC at microseconds).
+func beforeAccount() *account.Account {
+	a := acct("crm", "c-1", "hr/a")
+	a.SeenAt = t0.Add(time.Hour).In(time.FixedZone("CET", 3600))
+	a.Attributes = map[string]string{"title": "Rep", "note": "Zoë"}
+	return &a
+}
+
+// keptBefore is beforeAccount as the store gives it back.
+func keptBefore() *account.Account {
+	a := beforeAccount()
+	a.SeenAt = at(time.Hour)
+	return a
+}
+
+// testRevocationBefore: Before is kept as given (times as stores keep
+// them) and comes back equal, through every read; nil stays nil.
+func testRevocationBefore(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	with := rev("terminated", "hr/a", "crm", "c-1", account.Disable)
+	with.Before = beforeAccount()
+	without := rev("terminated", "hr/b", "crm", "c-2", account.Disable)
+	_, revs := createRun(t, s, "terminated", with, without)
+	equal(t, "handed back", revs[0].Before, keptBefore())
+	got, err := s.Revocation(ctx, revs[0].ID)
+	must(t, err)
+	equal(t, "Before", got.Before, keptBefore())
+	equal(t, "revocation", got, revs[0])
+	got, err = s.Revocation(ctx, revs[1].ID)
+	must(t, err)
+	if got.Before != nil {
+		t.Fatalf("revocation without Before came back with %#v", got.Before)
+	}
+	listed, err := s.ListRevocations(ctx, store.RevocationQuery{})
+	must(t, err)
+	equal(t, "listed", listed, revs)
+
+	// A minimal account: no entitlements, attributes or time.
+	bare := rev("terminated", "hr/c", "crm", "c-3", account.Revoke)
+	bare.Before = &account.Account{ApplicationID: "crm", NativeID: "c-3", State: account.Disabled}
+	_, revs = createRun(t, s, "terminated", bare)
+	got, err = s.Revocation(ctx, revs[0].ID)
+	must(t, err)
+	equal(t, "bare Before", got.Before, bare.Before)
+}
+
+// testUpdateRevocationBefore: u.Before records the account before the
+// change; a nil u.Before keeps what is recorded.
+func testUpdateRevocationBefore(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r := oneRevocation(t, s)
+	got, err := s.UpdateRevocation(ctx, r.ID, scheduled, store.RevocationUpdate{State: store.Running}, event("revocation.started"))
+	must(t, err)
+	if got.Before != nil {
+		t.Fatalf("Before %#v, want nil", got.Before)
+	}
+	got, err = s.UpdateRevocation(ctx, r.ID, running, store.RevocationUpdate{State: store.Succeeded,
+		AccountState: account.Disabled, Before: beforeAccount()}, event("revocation.succeeded"))
+	must(t, err)
+	equal(t, "Before recorded", got.Before, keptBefore())
+	got, err = s.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Succeeded}, store.RevocationUpdate{
+		Result: ptr("noted")}, event("revocation.noted"))
+	must(t, err)
+	equal(t, "Before kept", got.Before, keptBefore())
+	stored, err := s.Revocation(ctx, r.ID)
+	must(t, err)
+	equal(t, "stored", stored, got)
+}
+
+// testRevocationUndoOf: a restoring revocation names the one it undoes.
+func testRevocationUndoOf(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	orig := rev("terminated", "hr/a", "crm", "c-1", account.Disable)
+	orig.Before = beforeAccount()
+	_, revs := createRun(t, s, "terminated", orig)
+	undo := rev("terminated", "hr/a", "crm", "c-1", account.Restore)
+	undo.UndoOf = revs[0].ID
+	undo.Before = keptBefore()
+	_, undone := createRun(t, s, "terminated", undo)
+	got, err := s.Revocation(ctx, undone[0].ID)
+	must(t, err)
+	equal(t, "UndoOf", got.UndoOf, revs[0].ID)
+	equal(t, "restoring revocation", got, undone[0])
+	got, err = s.Revocation(ctx, revs[0].ID)
+	must(t, err)
+	equal(t, "UndoOf of the original", got.UndoOf, int64(0))
 }

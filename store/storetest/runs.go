@@ -21,6 +21,11 @@ var runTests = []test{
 	{"SameKeyAfterFinish", testCreateRunAfterFinish},
 	{"ListRuns", testListRuns},
 	{"UpdateRunState", testUpdateRunState},
+	{"ResolveApprove", testResolveRunApprove},
+	{"ResolveReject", testResolveRunReject},
+	{"ResolveConflict", testResolveRunConflict},
+	{"ResolveDuplicateActive", testResolveRunDuplicate},
+	{"ResolveAtomic", testResolveRunAtomic},
 }
 
 func newRun(ruleID string) *store.Run {

@@ -32,6 +32,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Runs", runTests},
 		{"Revocations", revocationTests},
 		{"Audit", auditTests},
+		{"HeldSyncs", heldSyncTests},
+		{"Tokens", tokenTests},
+		{"Settings", settingTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

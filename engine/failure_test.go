@@ -1,0 +1,248 @@
+package engine_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deprov/deprov/account"
+	"github.com/deprov/deprov/audit"
+	_ "github.com/deprov/deprov/connector/manual"
+	"github.com/deprov/deprov/internal/scimtarget"
+	"github.com/deprov/deprov/store"
+)
+
+// patches returns the target's requests that change users or groups.
+func patches(reqs []scimtarget.Request) []scimtarget.Request {
+	var out []scimtarget.Request
+	for _, r := range reqs {
+		if r.Method == "PATCH" || r.Method == "DELETE" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func since(reqs []scimtarget.Request, t time.Time) []scimtarget.Request {
+	var out []scimtarget.Request
+	for _, r := range reqs {
+		if !r.Time.Before(t) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func onlyRevocation(t *testing.T, b *bundle, runID int64) store.Revocation {
+	t.Helper()
+	revs, err := b.st.ListRevocations(b.ctx, store.RevocationQuery{RunID: runID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(revs) != 1 {
+		t.Fatalf("%d revocations, want 1", len(revs))
+	}
+	return revs[0]
+}
+
+// TestRetryAfterHonoured: a target answering 429 with Retry-After: 2 sees
+// no request before 2 s have passed, by its own request log, and the
+// pause does not use up an attempt.
+func TestRetryAfterHonoured(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, opts{users: []string{"bob"}, csv: "2,bob,TERMINATED,,eng\n", realClock: true,
+		config: "rules:\n  - {id: leavers, trigger: {statuses: [TERMINATED]}}\n"})
+	b.prepare(t)
+	b.start(t)
+	mark := time.Now().Add(-time.Millisecond)
+	b.target.FailNext(t, 1, 429, map[string]string{"Retry-After": "2"})
+	run := b.run(t, "leavers")
+	b.wait(t, run.ID)
+	reqs := since(b.target.Requests(t), mark)
+	if len(reqs) < 2 || reqs[0].Status != 429 {
+		t.Fatalf("requests %+v, want a 429 and then more", reqs)
+	}
+	for _, r := range reqs[1:] {
+		if gap := r.Time.Sub(reqs[0].Time); gap < 2*time.Second {
+			t.Fatalf("%s %s arrived %s after the 429, want at least 2s", r.Method, r.Path, gap)
+		}
+	}
+	r := onlyRevocation(t, b, run.ID)
+	if r.State != store.Succeeded || r.Attempts != 1 {
+		t.Fatalf("revocation %s after %d attempts (%s), want succeeded after 1: Retry-After uses up none", r.State, r.Attempts, r.LastError)
+	}
+	if b.active(t, "bob") {
+		t.Fatal("bob still active")
+	}
+}
+
+// TestTargetDownThenUp: a target failing the first attempts (503) and
+// answering later: the revocation ends succeeded, after backoff.
+func TestTargetDownThenUp(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, opts{users: []string{"bob"}, csv: "2,bob,TERMINATED,,eng\n", realClock: true,
+		config: "rules:\n  - {id: leavers, trigger: {statuses: [TERMINATED]}}\n"})
+	b.prepare(t)
+	b.start(t)
+	b.target.FailNext(t, 2, 503, nil)
+	run := b.run(t, "leavers")
+	ctxWait := 60 * time.Second
+	deadline := time.Now().Add(ctxWait)
+	var r store.Revocation
+	for time.Now().Before(deadline) {
+		r = onlyRevocation(t, b, run.ID)
+		if r.State == store.Succeeded || r.State == store.Failed {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // polling for the outcome
+	}
+	if r.State != store.Succeeded || r.Attempts != 3 {
+		t.Fatalf("revocation %s after %d attempts (last error %q), want succeeded on the third", r.State, r.Attempts, r.LastError)
+	}
+	n := actions(t, b.st)
+	if n["revocation.retrying"] != 2 {
+		t.Errorf("audit has %d retrying events, want 2: %v", n["revocation.retrying"], n)
+	}
+}
+
+// TestWrongTokenFailsAndRetryByHand: a 401 is not retried; the revocation
+// is failed with its error, and once the token is fixed a retry by hand
+// carries it out.
+func TestWrongTokenFailsAndRetryByHand(t *testing.T) {
+	t.Parallel()
+	cfg := `rules:
+  - {id: leavers, trigger: {statuses: [TERMINATED]}}
+applications:
+  - id: app
+    connector: {type: scim, url: "{{URL}}", token: "%s"}
+`
+	b := setupWith(t, opts{users: []string{"bob"}, csv: "2,bob,TERMINATED,,eng\n", config: fmt.Sprintf(cfg, "{{TOKEN}}")})
+	b.prepare(t)
+	applyYAML(t, b.e, strings.Replace(fmt.Sprintf(cfg, "wrong-token"), "{{URL}}", b.target.URL, 1)+
+		"sources:\n  - {id: hr, type: csv, path: "+b.dir+"/hr.csv, columns: {externalId: employee_id, userName: login, status: status}}\n")
+	b.start(t)
+	run := b.run(t, "leavers")
+	b.wait(t, run.ID)
+	r := onlyRevocation(t, b, run.ID)
+	if r.State != store.Failed || r.Attempts != 1 || !strings.Contains(r.LastError, "401") {
+		t.Fatalf("revocation %+v, want failed after one attempt with the 401", r)
+	}
+	if strings.Contains(r.LastError, "wrong-token") {
+		t.Fatal("the error shows the token")
+	}
+	applyYAML(t, b.e, strings.Replace(fmt.Sprintf(cfg, b.target.Token), "{{URL}}", b.target.URL, 1)+
+		"sources:\n  - {id: hr, type: csv, path: "+b.dir+"/hr.csv, columns: {externalId: employee_id, userName: login, status: status}}\n")
+	if _, err := b.e.Retry(b.ctx, r.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	b.wait(t, run.ID)
+	if r = onlyRevocation(t, b, run.ID); r.State != store.Succeeded {
+		t.Fatalf("after retry: %+v, want succeeded", r)
+	}
+	if b.active(t, "bob") {
+		t.Fatal("bob still active")
+	}
+}
+
+// TestRateLimit: with allocation size 16 and rateLimit 5, the target's own
+// log shows at most 5 requests in any one-second window, plus the one
+// request a full token bucket may let through at its start.
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	var users []string
+	var csv strings.Builder
+	for i := range 12 {
+		u := fmt.Sprintf("u%02d", i)
+		users = append(users, u)
+		fmt.Fprintf(&csv, "%d,%s,TERMINATED,,eng\n", i, u)
+	}
+	b := setupWith(t, opts{users: users, csv: csv.String(), realClock: true, config: `rules:
+  - {id: leavers, trigger: {statuses: [TERMINATED]}, processAllocationSize: 16}
+applications:
+  - id: app
+    connector: {type: scim, url: "{{URL}}", token: "{{TOKEN}}"}
+    rateLimit: 5
+`})
+	b.prepare(t)
+	b.start(t)
+	mark := time.Now()
+	run := b.run(t, "leavers")
+	b.wait(t, run.ID)
+	reqs := since(b.target.Requests(t), mark)
+	if len(reqs) < 24 {
+		t.Fatalf("%d requests, want at least 24 (a GET and a PATCH per account)", len(reqs))
+	}
+	for i := range reqs {
+		n := 0
+		for _, r := range reqs[i:] {
+			if r.Time.Sub(reqs[i].Time) < time.Second {
+				n++
+			}
+		}
+		if n > 6 {
+			t.Fatalf("%d requests in the second after %s, want at most 5 (+1 burst)", n, reqs[i].Time.Format("15:04:05.000"))
+		}
+	}
+	for _, u := range users {
+		if b.active(t, u) {
+			t.Errorf("%s still active", u)
+		}
+	}
+}
+
+// TestManualWorkItem: a manual application turns a revocation into a work
+// item that waits for a person; completing it is audited with who did it.
+func TestManualWorkItem(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, opts{users: []string{"bob"}, csv: "2,bob,TERMINATED,,eng\n", config: `rules:
+  - {id: leavers, trigger: {statuses: [TERMINATED]}}
+applications:
+  - id: app
+    connector: {type: scim, url: "{{URL}}", token: "{{TOKEN}}"}
+  - id: legacy
+    connector: {type: manual, assignee: it-ops@example.com, instructions: "Use the admin console of the legacy ERP."}
+`})
+	b.prepare(t)
+	// The manual application cannot list accounts: give it one by hand, as
+	// an operator would, through the store.
+	if _, err := b.st.ReplaceAccounts(b.ctx, "legacy", []account.Account{{ApplicationID: "legacy", NativeID: "ERP-7", UserName: "bob", State: account.Active, IdentityID: "hr/2"}}, audit.Event{Actor: "test", Action: "application.aggregated"}); err != nil {
+		t.Fatal(err)
+	}
+	b.start(t)
+	run := b.run(t, "leavers")
+	b.wait(t, run.ID)
+	revs, err := b.st.ListRevocations(b.ctx, store.RevocationQuery{RunID: run.ID, States: []store.RevocationState{store.Waiting}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(revs) != 1 || revs[0].ApplicationID != "legacy" || !strings.Contains(revs[0].Result, "legacy ERP") || !strings.Contains(revs[0].Result, "it-ops@example.com") {
+		t.Fatalf("waiting = %+v, want the legacy work item with its instructions", revs)
+	}
+	if _, err := b.e.Complete(b.ctx, revs[0].ID, "done in the ERP console", "cli:alex"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := b.st.Revocation(b.ctx, revs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != store.Succeeded || !strings.Contains(r.Result, "completed by cli:alex: done in the ERP console") {
+		t.Fatalf("completed = %+v", r)
+	}
+	evs, err := b.st.ListAudit(b.ctx, store.AuditQuery{Action: "revocation.succeeded"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ev := range evs {
+		if ev.RevocationID == r.ID && ev.Actor == "cli:alex" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no audit of the completion by cli:alex in %+v", evs)
+	}
+	if _, err := b.e.Complete(b.ctx, r.ID, "", "cli:alex"); err == nil {
+		t.Fatal("completing twice succeeded")
+	}
+}

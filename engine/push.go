@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/deprov/deprov/identity"
+	"github.com/deprov/deprov/store"
+)
+
+// PutIdentity stores one identity pushed by a source (inbound SCIM) and
+// acts on the change at once: scheduled revocations of a reinstated
+// identity are cancelled, and every immediate rule is evaluated for it.
+func (e *Engine) PutIdentity(ctx context.Context, sourceID string, id identity.Identity, actor string) (identity.Identity, error) {
+	id.SourceID = sourceID
+	if _, err := e.SyncIdentities(ctx, sourceID, []identity.Identity{id}, actor, "identity.pushed", fmt.Sprintf("%s pushed %s", sourceID, id.UserName)); err != nil {
+		return id, err
+	}
+	return e.st.Identity(ctx, id.ID())
+}
+
+// GetIdentity returns one identity of a source.
+func (e *Engine) GetIdentity(ctx context.Context, sourceID, externalID string) (identity.Identity, error) {
+	return e.st.Identity(ctx, identity.Key(sourceID, externalID))
+}
+
+// ListIdentities pages a source's identities and counts those matching.
+func (e *Engine) ListIdentities(ctx context.Context, sourceID string, q store.IdentityQuery) ([]identity.Identity, int, error) {
+	q.SourceID = sourceID
+	n, err := e.st.CountIdentities(ctx, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	page, err := e.st.ListIdentities(ctx, q)
+	return page, n, err
+}
+
+// runImmediate evaluates every immediate rule for changed identities now.
+// Each rule's run is separate, so one failing rule does not stop another.
+func (e *Engine) runImmediate(ctx context.Context, keys []string, actor string) error {
+	cfg, _, err := e.st.Config(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range cfg.Rules {
+		if !r.Immediate {
+			continue
+		}
+		if _, err := e.Run(ctx, r.ID, RunOptions{Trigger: "immediate", Actor: actor, Only: keys}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,148 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/deprov/deprov/audit"
+	"github.com/deprov/deprov/store"
+)
+
+// CreateToken stores an API token's hash and appends ev, with the token's
+// id added to its Detail. A zero CreatedAt is the store's clock; a hash
+// already stored is ErrConflict.
+func (s *Store) CreateToken(ctx context.Context, t *store.Token, ev audit.Event) error {
+	if t == nil {
+		return errors.New("create token: no token")
+	}
+	if t.Hash == "" {
+		return fmt.Errorf("create token %q: empty hash", t.Name)
+	}
+	tok := *t
+	tok.CreatedAt = keptTime(tok.CreatedAt, s.clock())
+	tok.LastUsed = keptTime(tok.LastUsed, time.Time{})
+	tok.RevokedAt = keptTime(tok.RevokedAt, time.Time{})
+	err := s.write(ctx, fmt.Sprintf("create token %q", tok.Name), func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `INSERT INTO tokens (name, role, hash, created_at, created_by, last_used,
+			revoked_at) VALUES (?,?,?,?,?,?,?)`, tok.Name, string(tok.Role), tok.Hash, timeArg(tok.CreatedAt),
+			tok.CreatedBy, timeArg(tok.LastUsed), timeArg(tok.RevokedAt))
+		if isUnique(err) {
+			return fmt.Errorf("a token with this hash exists: %w", store.ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		if tok.ID, err = r.LastInsertId(); err != nil {
+			return err
+		}
+		return s.appendEvents(ctx, tx, withDetail(ev, map[string]any{"tokenId": tok.ID}))
+	})
+	if err != nil {
+		return err
+	}
+	*t = tok
+	return nil
+}
+
+const tokenColumns = `id, name, role, hash, created_at, created_by, last_used, revoked_at`
+
+func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
+	var t store.Token
+	var role string
+	var created, used, revoked sql.NullString
+	if err := sc.Scan(&t.ID, &t.Name, &role, &t.Hash, &created, &t.CreatedBy, &used, &revoked); err != nil {
+		return t, err
+	}
+	t.Role = store.Role(role)
+	for _, f := range []struct {
+		dst *time.Time
+		src sql.NullString
+	}{{&t.CreatedAt, created}, {&t.LastUsed, used}, {&t.RevokedAt, revoked}} {
+		tm, err := parseTime(f.src)
+		if err != nil {
+			return t, fmt.Errorf("token %d: %w", t.ID, err)
+		}
+		*f.dst = tm
+	}
+	return t, nil
+}
+
+// TokenByHash finds an unrevoked token by the SHA-256 hex of its secret.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (store.Token, error) {
+	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ? AND revoked_at IS NULL`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Token{}, fmt.Errorf("token: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Token{}, fmt.Errorf("read token: %w", err)
+	}
+	return t, nil
+}
+
+// ListTokens returns every token, revoked ones included, by id.
+func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tokens: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeToken marks a token revoked at the store's clock and appends ev.
+// Revoking a revoked token is ErrConflict and changes nothing: the first
+// revocation's time stands and no second event is written.
+func (s *Store) RevokeToken(ctx context.Context, id int64, ev audit.Event) error {
+	return s.write(ctx, fmt.Sprintf("revoke token %d", id), func(tx *sql.Tx) error {
+		var revoked sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT revoked_at FROM tokens WHERE id = ?`, id).Scan(&revoked)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("token %d: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if revoked.Valid {
+			return fmt.Errorf("token %d is already revoked: %w", id, store.ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ? WHERE id = ?`, timeArg(s.clock()), id); err != nil {
+			return err
+		}
+		return s.appendEvents(ctx, tx, ev)
+	})
+}
+
+// TouchToken records that a token was used at at (the store's clock when
+// zero). The recorded time never moves back, so that nodes reporting out
+// of order keep the latest use.
+func (s *Store) TouchToken(ctx context.Context, id int64, at time.Time) error {
+	at = keptTime(at, s.clock())
+	// Kept times are fixed-width text, so max() of two is the later one.
+	r, err := s.db.ExecContext(ctx, `UPDATE tokens SET last_used = max(coalesce(last_used, ''), ?) WHERE id = ?`,
+		timeArg(at), id)
+	if err != nil {
+		return fmt.Errorf("touch token %d: %w", id, err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("touch token %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("token %d: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
