@@ -19,6 +19,23 @@ type Config struct {
 	Sources []Source `yaml:"sources,omitempty" json:"sources"`
 	// Rules decide who is deprovisioned, where, how and when.
 	Rules []Rule `yaml:"rules,omitempty" json:"rules"`
+	// Defaults apply to every rule that does not set its own.
+	Defaults *Defaults `yaml:"defaults,omitempty" json:"defaults,omitempty"`
+}
+
+// Defaults are configuration-wide defaults.
+type Defaults struct {
+	// Safety applies to rules whose safety block sets neither limit.
+	Safety Safety `yaml:"safety,omitempty" json:"safety"`
+}
+
+// SafetyFor returns a rule's safety limits: its own when it sets any,
+// else the configuration's default.
+func (c *Config) SafetyFor(r Rule) Safety {
+	if r.Safety.MaxUsers != nil || r.Safety.MaxPercent != nil || c.Defaults == nil {
+		return r.Safety
+	}
+	return c.Defaults.Safety
 }
 
 // Application is a target system reached through a connector.

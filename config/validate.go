@@ -76,6 +76,9 @@ func (c Config) Validate() error {
 		checkID(&ps, p+".id", r.ID, rules)
 		validateRule(&ps, p, r, apps)
 	}
+	if c.Defaults != nil {
+		validateSafety(&ps, "defaults.safety", c.Defaults.Safety)
+	}
 	if len(ps) == 0 {
 		return nil
 	}
@@ -243,11 +246,15 @@ func validateRule(ps *problems, p string, r Rule, apps map[string]bool) {
 	if r.Schedule != nil {
 		validateSchedule(ps, p+".schedule", *r.Schedule)
 	}
-	if m := r.Safety.MaxUsers; m != nil && *m < 0 {
-		ps.add(p+".safety.maxUsers", "must be 0 or more, got %d", *m)
+	validateSafety(ps, p+".safety", r.Safety)
+}
+
+func validateSafety(ps *problems, p string, s Safety) {
+	if m := s.MaxUsers; m != nil && *m < 0 {
+		ps.add(p+".maxUsers", "must be 0 or more, got %d", *m)
 	}
-	if m := r.Safety.MaxPercent; m != nil && (*m < 0 || *m > 100) {
-		ps.add(p+".safety.maxPercent", "must be between 0 and 100, got %v", *m)
+	if m := s.MaxPercent; m != nil && (*m < 0 || *m > 100) {
+		ps.add(p+".maxPercent", "must be between 0 and 100, got %v", *m)
 	}
 }
 

@@ -24,6 +24,9 @@ func Diff(prev, next config.Config) []Change {
 	out = append(out, diffKind("application", byID(prev.Applications, func(a config.Application) string { return a.ID }), byID(next.Applications, func(a config.Application) string { return a.ID }))...)
 	out = append(out, diffKind("source", byID(prev.Sources, func(s config.Source) string { return s.ID }), byID(next.Sources, func(s config.Source) string { return s.ID }))...)
 	out = append(out, diffKind("rule", byID(prev.Rules, func(r config.Rule) string { return r.ID }), byID(next.Rules, func(r config.Rule) string { return r.ID }))...)
+	if !reflect.DeepEqual(prev.Defaults, next.Defaults) {
+		out = append(out, Change{Kind: "defaults", ID: "defaults", Op: "update"})
+	}
 	return out
 }
 

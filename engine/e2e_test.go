@@ -188,9 +188,16 @@ func (b *bundle) active(t *testing.T, user string) bool {
 	return !ok || a
 }
 
+var engineDry = engine.RunOptions{DryRun: true, Actor: "test"}
+
 func (b *bundle) wait(t *testing.T, runID int64) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	b.waitLong(t, runID, 30*time.Second)
+}
+
+func (b *bundle) waitLong(t *testing.T, runID int64, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, d)
 	defer cancel()
 	if err := b.e.Wait(ctx, runID); err != nil {
 		t.Fatal(err)

@@ -64,7 +64,7 @@ func (e *Engine) Run(ctx context.Context, ruleID string, o RunOptions) (store.Ru
 		// An immediate evaluation that changes nothing is not worth a run record.
 		return run, nil
 	}
-	safety := r.Safety
+	safety := cfg.SafetyFor(r)
 	if len(o.Only) > 0 {
 		// A share of a handful of pushed identities says nothing about a
 		// mass deprovisioning: immediate runs keep the absolute limit only.

@@ -35,7 +35,15 @@ func (s *Store) ApplyConfig(ctx context.Context, cfg config.Config, ev audit.Eve
 				return fmt.Errorf("rule %q: %w", r.ID, err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE config_version SET version = version + 1 WHERE id = 1`); err != nil {
+		defaults := ""
+		if cfg.Defaults != nil {
+			b, err := json.Marshal(cfg.Defaults)
+			if err != nil {
+				return err
+			}
+			defaults = string(b)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE config_version SET version = version + 1, defaults = ? WHERE id = 1`, defaults); err != nil {
 			return err
 		}
 		return s.appendEvents(ctx, tx, ev)
@@ -59,8 +67,15 @@ func (s *Store) Config(ctx context.Context) (config.Config, int64, error) {
 	var cfg config.Config
 	var version int64
 	err := s.read(ctx, "read config", func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT version FROM config_version WHERE id = 1`).Scan(&version); err != nil {
+		var defaults string
+		if err := tx.QueryRowContext(ctx, `SELECT version, defaults FROM config_version WHERE id = 1`).Scan(&version, &defaults); err != nil {
 			return err
+		}
+		if defaults != "" {
+			cfg.Defaults = &config.Defaults{}
+			if err := json.Unmarshal([]byte(defaults), cfg.Defaults); err != nil {
+				return fmt.Errorf("defaults: %w", err)
+			}
 		}
 		var err error
 		if cfg.Applications, err = readConfigItems[config.Application](ctx, tx, "config_applications"); err != nil {

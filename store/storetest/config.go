@@ -66,6 +66,7 @@ func fullConfig() config.Config {
 			},
 			{ID: "contractors", Trigger: config.Trigger{Hook: &config.Hook{URL: "https://hooks.example.com/x"}}},
 		},
+		Defaults: &config.Defaults{Safety: config.Safety{MaxPercent: ptr(10.0)}},
 	}
 }
 

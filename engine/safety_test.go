@@ -1,0 +1,261 @@
+package engine_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deprov/deprov/rule"
+	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/sqlite"
+)
+
+func feed(n int, status func(i int) string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "%d,u%04d,%s,,eng\n", i, i, status(i))
+	}
+	return b.String()
+}
+
+// TestMassTerminationIsStopped: a feed marking 90 % of 1,000 identities
+// terminated is held by the feed guard; once approved, the rule's run is
+// quarantined and the target sees no change; approving the run carries
+// out exactly the planned revocations.
+func TestMassTerminationIsStopped(t *testing.T) {
+	t.Parallel()
+	const n = 1000
+	users := make([]string, n)
+	for i := range users {
+		users[i] = fmt.Sprintf("u%04d", i)
+	}
+	b := setupWith(t, opts{users: users, csv: feed(n, func(int) string { return "ACTIVE" }), realClock: true, config: `rules:
+  - id: leavers
+    trigger: {statuses: [TERMINATED]}
+    processAllocationSize: 32
+    safety: {maxPercent: 5}
+applications:
+  - id: app
+    connector: {type: scim, url: "{{URL}}", token: "{{TOKEN}}", pageSize: 500}
+`})
+	b.prepare(t)
+	b.start(t)
+
+	b.writeCSV(t, feed(n, func(i int) string {
+		if i%10 == 0 {
+			return "ACTIVE"
+		}
+		return "TERMINATED"
+	}))
+	rep, err := b.e.Sync(b.ctx, "hr", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Held == nil || !strings.Contains(rep.Held.Reason, "900 of 1000") {
+		t.Fatalf("sync = %+v, want held: 900 of 1000 changed", rep)
+	}
+	if c, _ := b.st.CountIdentities(b.ctx, store.IdentityQuery{}); c != n {
+		t.Fatalf("%d identities", c)
+	}
+	if id, _ := b.st.Identity(b.ctx, "hr/1"); id.Status != "ACTIVE" {
+		t.Fatalf("held feed applied: hr/1 is %s", id.Status)
+	}
+	if _, err := b.e.ApproveSync(b.ctx, rep.Held.ID, "cli:hr-lead"); err != nil {
+		t.Fatal(err)
+	}
+
+	mark := time.Now()
+	run := b.run(t, "leavers")
+	if run.State != store.RunQuarantined || run.Counts.Planned != 900 {
+		t.Fatalf("run %s with %d planned, want quarantined with 900", run.State, run.Counts.Planned)
+	}
+	if revs, _ := b.st.ListRevocations(b.ctx, store.RevocationQuery{}); len(revs) != 0 {
+		t.Fatalf("%d revocations scheduled by a quarantined run", len(revs))
+	}
+	if p := patches(since(b.target.Requests(t), mark)); len(p) != 0 {
+		t.Fatalf("the target received %d changes from a quarantined run", len(p))
+	}
+
+	approved, err := b.e.Approve(b.ctx, run.ID, "cli:ciso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if approved.State != store.RunApproved {
+		t.Fatalf("state %s after approval", approved.State)
+	}
+	b.waitLong(t, run.ID, 3*time.Minute)
+	revs, err := b.st.ListRevocations(b.ctx, store.RevocationQuery{RunID: run.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned := map[string]bool{}
+	for _, it := range run.Items {
+		if it.Planned() {
+			planned[it.IdentityID] = true
+		}
+	}
+	if len(revs) != 900 {
+		t.Fatalf("%d revocations, want exactly the 900 planned", len(revs))
+	}
+	for _, r := range revs {
+		if r.State != store.Succeeded || !planned[r.IdentityID] {
+			t.Fatalf("revocation %+v: want succeeded and in the plan", r)
+		}
+	}
+	if p := patches(since(b.target.Requests(t), mark)); len(p) != 900 {
+		t.Fatalf("the target received %d changes, want 900", len(p))
+	}
+	n2 := actions(t, b.st)
+	if n2["source.held"] != 1 || n2["source.approved"] != 1 || n2["run.quarantined"] != 1 || n2["run.approved"] != 1 {
+		t.Errorf("audit = %v", n2)
+	}
+}
+
+// TestEmptyFeedIsHeld: a delivery with no rows, where the source has
+// identities, changes nothing until approved; rejecting it discards it.
+func TestEmptyFeedIsHeld(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "1,alice,ACTIVE,,eng\n2,bob,ACTIVE,,eng\n", leavers("0"))
+	b.prepare(t)
+	b.writeCSV(t, "")
+	rep, err := b.e.Sync(b.ctx, "hr", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Held == nil || !strings.Contains(rep.Held.Reason, "no rows") || rep.Created+rep.Updated+rep.Unchanged != 0 {
+		t.Fatalf("sync = %+v, want held for having no rows", rep)
+	}
+	if c, _ := b.st.CountIdentities(b.ctx, store.IdentityQuery{}); c != 2 {
+		t.Fatalf("%d identities after a held empty feed, want 2", c)
+	}
+	if _, err := b.e.RejectSync(b.ctx, rep.Held.ID, "export job failed", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.e.ApproveSync(b.ctx, rep.Held.ID, "test"); err == nil {
+		t.Fatal("approved a rejected delivery")
+	}
+}
+
+// TestUndoRestoresAccountAndGroups: undo of a run re-enables a disabled
+// SCIM account and restores the group memberships a revoke removed, in
+// the real target, as an audited run of its own.
+func TestUndoRestoresAccountAndGroups(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, opts{users: []string{"alice", "bob"}, groups: map[string][]string{"engineering": {"alice", "bob"}, "admins": {"bob"}},
+		csv: "1,alice,ACTIVE,,eng\n2,bob,TERMINATED,,eng\n", config: `rules:
+  - id: leavers
+    trigger: {statuses: [TERMINATED]}
+    action: {default: disable, applications: {groups: revoke}}
+applications:
+  - id: app
+    connector: {type: scim, url: "{{URL}}", token: "{{TOKEN}}"}
+  - id: groups
+    connector: {type: scim, url: "{{URL}}", token: "{{TOKEN}}"}
+`})
+	b.prepare(t, "app", "groups")
+	b.start(t)
+	run := b.run(t, "leavers")
+	b.wait(t, run.ID)
+	if b.active(t, "bob") {
+		t.Fatal("bob not disabled")
+	}
+	for _, g := range b.groupIDs {
+		if slices.Contains(b.target.GroupMembers(t, g), b.ids["bob"]) {
+			t.Fatal("bob still in a group after revoke")
+		}
+	}
+	res, err := b.e.Undo(b.ctx, run.ID, "cli:ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Restoring) != 2 || len(res.NotUndoable) != 0 {
+		t.Fatalf("undo = %+v, want 2 restoring", res)
+	}
+	b.wait(t, res.Run.ID)
+	if !b.active(t, "bob") {
+		t.Error("bob not re-enabled")
+	}
+	for _, g := range b.groupIDs {
+		if !slices.Contains(b.target.GroupMembers(t, g), b.ids["bob"]) {
+			t.Errorf("bob not back in group %s", g)
+		}
+	}
+	if !slices.Contains(b.target.GroupMembers(t, b.groupIDs[0]), b.ids["alice"]) && !slices.Contains(b.target.GroupMembers(t, b.groupIDs[1]), b.ids["alice"]) {
+		t.Error("alice lost her group")
+	}
+	n := actions(t, b.st)
+	if n["run.undo"] != 1 {
+		t.Errorf("audit = %v, want a run.undo", n)
+	}
+	if _, err := b.e.Undo(b.ctx, res.Run.ID, "cli:ops"); err == nil {
+		t.Error("undoing an undo run succeeded")
+	}
+}
+
+// TestAuditVerifyNamesAlteredEvent: a row altered directly in the
+// database fails verification at that event; the untouched log verifies.
+func TestAuditVerifyNamesAlteredEvent(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "2,bob,TERMINATED,,eng\n", leavers("0"))
+	b.prepare(t)
+	b.start(t)
+	run := b.run(t, "leavers")
+	b.wait(t, run.ID)
+	res, err := b.e.VerifyAudit(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Broken != nil || res.Events < 6 {
+		t.Fatalf("untouched log: %+v", res)
+	}
+	db := b.st.(*sqlite.Store).DB()
+	if _, err := db.ExecContext(b.ctx, `UPDATE audit SET message = 'nothing happened here' WHERE seq = 4`); err != nil {
+		t.Fatal(err)
+	}
+	res, err = b.e.VerifyAudit(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Broken == nil || res.Broken.Seq != 4 || res.Events != 3 {
+		t.Fatalf("after tampering: %+v, want broken at event 4", res)
+	}
+	var csv strings.Builder
+	if err := b.e.ExportAudit(b.ctx, store.AuditQuery{RuleID: "leavers"}, "csv", &csv); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(csv.String(), "revocation.succeeded") || !strings.Contains(csv.String(), "#chain-head") {
+		t.Fatalf("export lacks the evidence:\n%s", csv.String())
+	}
+}
+
+// TestExclusionExpires: an exclusion with `until` keeps the application
+// out of the plan until the injected clock passes it.
+func TestExclusionExpires(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, opts{users: []string{"bob"}, csv: "2,bob,TERMINATED,,eng\n", config: `rules:
+  - id: leavers
+    trigger: {statuses: [TERMINATED]}
+    excludeApplications: [{application: app, reason: "payslips for 90 days", until: "2026-12-01"}]
+`})
+	b.prepare(t)
+	dry := func() rule.Item {
+		t.Helper()
+		run, err := b.e.Run(b.ctx, "leavers", engineDry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(run.Items) != 1 {
+			t.Fatalf("items %+v", run.Items)
+		}
+		return run.Items[0]
+	}
+	if it := dry(); it.Skip != rule.SkipExcluded || !strings.Contains(it.Reason, "payslips") {
+		t.Fatalf("before until: %+v, want excluded", it)
+	}
+	b.clock.Add(5 * 24 * time.Hour) // 2026-12-01T09:00Z
+	if it := dry(); !it.Planned() || !strings.Contains(it.Reason, "exclusion of app expired") {
+		t.Fatalf("after until: %+v, want planned, saying the exclusion expired", it)
+	}
+}
