@@ -2,7 +2,11 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"strings"
+
 	"fmt"
+	"github.com/deprov/deprov/identity/scimsource"
 	"reflect"
 	"sort"
 
@@ -68,7 +72,7 @@ func diffKind(kind string, prev, next map[string]any) []Change {
 // and returns a *config.ValidationError (which wraps no ErrInvalid, but the
 // CLI treats it as invalid input).
 func (e *Engine) Apply(ctx context.Context, cfg config.Config, actor string, dryRun bool) ([]Change, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := validate(cfg); err != nil {
 		return nil, err
 	}
 	prev, _, err := e.st.Config(ctx)
@@ -90,4 +94,51 @@ func (e *Engine) Apply(ctx context.Context, cfg config.Config, actor string, dry
 	}
 	e.configChanged(ctx)
 	return changes, nil
+}
+
+// validate is config.Validate plus what needs packages config cannot
+// import: the SCIM source mappings, and tokens shared by scim sources
+// (the token says which source a push belongs to).
+func validate(cfg config.Config) error {
+	var ps []config.Problem
+	if err := cfg.Validate(); err != nil {
+		var ve *config.ValidationError
+		if !errors.As(err, &ve) {
+			return err
+		}
+		ps = ve.Problems
+	}
+	tokens := map[string]string{}
+	for i, s := range cfg.Sources {
+		if s.Type != "scim" {
+			continue
+		}
+		if err := scimsource.CheckMapping(s); err != nil {
+			ps = append(ps, config.Problem{Path: fmt.Sprintf("sources[%d].%s", i, firstPart(err.Error())), Msg: restPart(err.Error())})
+		}
+		if prev, dup := tokens[s.Token]; dup && s.Token != "" {
+			ps = append(ps, config.Problem{Path: fmt.Sprintf("sources[%d].token", i), Msg: fmt.Sprintf("the same token as source %s: each scim source needs its own", prev)})
+		}
+		tokens[s.Token] = s.ID
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	return &config.ValidationError{Problems: ps}
+}
+
+func firstPart(s string) string {
+	k, _, ok := strings.Cut(s, ": ")
+	if !ok {
+		return "scim"
+	}
+	return k
+}
+
+func restPart(s string) string {
+	_, m, ok := strings.Cut(s, ": ")
+	if !ok {
+		return s
+	}
+	return m
 }

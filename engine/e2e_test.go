@@ -178,7 +178,7 @@ func (b *bundle) start(t *testing.T) {
 	})
 }
 
-func (b *bundle) active(t *testing.T, user string) bool {
+func (b *bundle) active(t testing.TB, user string) bool {
 	t.Helper()
 	u, found := b.target.User(t, b.ids[user])
 	if !found {

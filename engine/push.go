@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/deprov/deprov/config"
 	"github.com/deprov/deprov/identity"
 	"github.com/deprov/deprov/store"
 )
@@ -53,4 +54,27 @@ func (e *Engine) runImmediate(ctx context.Context, keys []string, actor string) 
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// PushSources returns the configured sources of type scim with their
+// tokens expanded, for the inbound SCIM endpoint.
+func (e *Engine) PushSources(ctx context.Context) ([]config.Source, error) {
+	cfg, _, err := e.st.Config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []config.Source
+	for _, s := range cfg.Sources {
+		if s.Type != "scim" {
+			continue
+		}
+		tok, err := config.Expand(s.Token)
+		if err != nil {
+			e.log.Error("scim source token", "source", s.ID, "error", err)
+			continue
+		}
+		s.Token = tok
+		out = append(out, s)
+	}
+	return out, nil
 }

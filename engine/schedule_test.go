@@ -13,7 +13,7 @@ import (
 	"github.com/deprov/deprov/store/sqlite"
 )
 
-func applyYAML(t *testing.T, e *engine.Engine, y string) {
+func applyYAML(t testing.TB, e *engine.Engine, y string) {
 	t.Helper()
 	cfg, err := config.Parse(strings.NewReader(y))
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deprov/deprov/engine"
+	"github.com/deprov/deprov/identity/scimsource"
 	"github.com/deprov/deprov/store"
 )
 
@@ -66,6 +67,7 @@ func serve(ctx context.Context, st store.Store, ln net.Listener, log *slog.Logge
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	mux.Handle("/scim/v2/", scimsource.New(scimsource.Options{Sources: e.PushSources, Sink: e, Logger: log}))
 	if extra != nil {
 		extra(mux)
 	}
