@@ -40,21 +40,43 @@ func Expand(s string) (string, error) {
 	return out, nil
 }
 
-// ExpandSettings returns a copy of s with every string value expanded.
+// ExpandSettings returns a copy of s with every string value expanded,
+// in nested maps and lists too.
 func ExpandSettings(s map[string]any) (connector.Settings, error) {
-	out := make(connector.Settings, len(s))
+	out, err := expandMap(s)
+	return connector.Settings(out), err
+}
+
+func expandMap(s map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(s))
 	for _, k := range slices.Sorted(maps.Keys(s)) {
-		v := s[k]
-		if str, ok := v.(string); ok {
-			x, err := Expand(str)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
-			}
-			v = x
+		v, err := expandValue(s[k])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
 		}
 		out[k] = v
 	}
 	return out, nil
+}
+
+func expandValue(v any) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return Expand(x)
+	case map[string]any:
+		return expandMap(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			y, err := expandValue(e)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			out[i] = y
+		}
+		return out, nil
+	}
+	return v, nil
 }
 
 // secretKeys names the secret settings of a connector type.
@@ -66,10 +88,20 @@ func secretKeys(typ string) []string {
 	return f.Secrets
 }
 
-// redact returns v, or RedactedValue when v is a literal (non-reference) secret.
+// redact returns v, or RedactedValue when v is a literal (non-reference)
+// secret; in a map of secrets (headers) each value is redacted.
 func redact(v any) any {
-	if s, ok := v.(string); ok && (s == "" || IsReference(s)) {
-		return v
+	switch x := v.(type) {
+	case string:
+		if x == "" || IsReference(x) {
+			return v
+		}
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = redact(e)
+		}
+		return out
 	}
 	return RedactedValue
 }

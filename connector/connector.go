@@ -127,6 +127,9 @@ type Factory struct {
 	Validate func(s Settings) []error
 	// Secrets names the keys whose values are secrets, never printed back.
 	Secrets []string
+	// Lists says the connector is a Lister. One that cannot list is taken
+	// to hold one account per identity (see the engine's aggregation).
+	Lists bool
 }
 
 var (

@@ -252,8 +252,8 @@ func (n neverZero) Next(t time.Time) time.Time {
 	return t.AddDate(100, 0, 0)
 }
 
-// Wait blocks until every revocation of the run that is due by now has
-// left the scheduled and running states, or ctx ends.
+// Wait blocks until every revocation of the run that is due by now (or is
+// being retried) has left the scheduled and running states, or ctx ends.
 func (e *Engine) Wait(ctx context.Context, runID int64) error {
 	t := time.NewTicker(e.poll)
 	defer t.Stop()
@@ -265,7 +265,7 @@ func (e *Engine) Wait(ctx context.Context, runID int64) error {
 		pending := 0
 		now := e.Now()
 		for _, r := range revs {
-			if !r.DueAt.After(now) {
+			if !r.DueAt.After(now) || r.Attempts > 0 || r.LastError != "" {
 				pending++
 			}
 		}

@@ -90,7 +90,7 @@ func (e *Engine) SyncIdentities(ctx context.Context, sourceID string, ids []iden
 	if len(res.Changed) == 0 {
 		return res, nil
 	}
-	if err := e.correlateWaiting(ctx); err != nil {
+	if err := e.correlateWaiting(ctx, res.Created > 0); err != nil {
 		return res, err
 	}
 	if err := e.Reconsider(ctx, res.Changed, actor); err != nil {
@@ -103,13 +103,22 @@ func (e *Engine) SyncIdentities(ctx context.Context, sourceID string, ids []iden
 }
 
 // correlateWaiting links uncorrelated accounts of every application to
-// identities that have appeared since aggregation.
-func (e *Engine) correlateWaiting(ctx context.Context) error {
+// identities that have appeared since aggregation, and gives new
+// identities their assumed accounts in applications that cannot list.
+func (e *Engine) correlateWaiting(ctx context.Context, created bool) error {
 	cfg, _, err := e.st.Config(ctx)
 	if err != nil {
 		return err
 	}
 	for _, app := range cfg.Applications {
+		if f, ok := connector.Lookup(app.Connector.Type); ok && !f.Lists {
+			if created {
+				if _, err := e.assumeAccounts(ctx, app, "system"); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		accts, err := e.st.ListAccounts(ctx, store.AccountQuery{ApplicationID: app.ID, Uncorrelated: true})
 		if err != nil || len(accts) == 0 {
 			if err != nil {
@@ -177,7 +186,7 @@ func (e *Engine) Aggregate(ctx context.Context, appID, actor string) (store.Aggr
 	}
 	lister, ok := conn.(connector.Lister)
 	if !ok {
-		return store.AggregateResult{}, fmt.Errorf("application %s: %s connector cannot list accounts", appID, app.Connector.Type)
+		return e.assumeAccounts(ctx, app, actor)
 	}
 	corr := correlationOf(app)
 	idx, err := e.identityIndex(ctx, corr.Identity)
@@ -200,6 +209,56 @@ func (e *Engine) Aggregate(ctx context.Context, appID, actor string) (store.Aggr
 	res, err := e.st.ReplaceAccounts(ctx, appID, accts, ev)
 	if err != nil {
 		return res, fmt.Errorf("aggregate %s: %w", appID, err)
+	}
+	return res, nil
+}
+
+// assumeAccounts stands in for aggregation in an application that cannot
+// list its accounts (webhook, manual): every identity is taken to hold one
+// account there, named by the identity's correlation field, so that rules
+// plan for it. What deprov already did to such an account (disabled,
+// deleted) is kept. A target that has no such account answers "already
+// done" (webhook 404) or a person says so (manual).
+func (e *Engine) assumeAccounts(ctx context.Context, app config.Application, actor string) (store.AggregateResult, error) {
+	existing, err := e.st.ListAccounts(ctx, store.AccountQuery{ApplicationID: app.ID, IncludeDeleted: true})
+	if err != nil {
+		return store.AggregateResult{}, err
+	}
+	known := make(map[string]account.Account, len(existing))
+	for _, a := range existing {
+		known[a.NativeID] = a
+	}
+	field := correlationOf(app).Identity
+	now := e.Now()
+	var accts []account.Account
+	after := ""
+	for {
+		page, err := e.st.ListIdentities(ctx, store.IdentityQuery{After: after, Limit: 2000})
+		if err != nil {
+			return store.AggregateResult{}, err
+		}
+		for _, id := range page {
+			name := id.Field(field)
+			if name == "" {
+				continue
+			}
+			a, ok := known[name]
+			if !ok {
+				a = account.Account{ApplicationID: app.ID, NativeID: name, UserName: name, Email: id.Email, State: account.Active}
+			}
+			a.IdentityID, a.SeenAt = id.ID(), now
+			accts = append(accts, a)
+		}
+		if len(page) < 2000 {
+			break
+		}
+		after = page[len(page)-1].ID()
+	}
+	ev := e.event(actor, "application.aggregated", fmt.Sprintf("accounts of %s assumed from identities: its %s connector cannot list them", app.ID, app.Connector.Type))
+	ev.ApplicationID = app.ID
+	res, err := e.st.ReplaceAccounts(ctx, app.ID, accts, ev)
+	if err != nil {
+		return res, fmt.Errorf("aggregate %s: %w", app.ID, err)
 	}
 	return res, nil
 }

@@ -14,7 +14,11 @@ import (
 	"github.com/deprov/deprov/config"
 	"github.com/deprov/deprov/engine"
 
-	_ "github.com/deprov/deprov/connector/scim" // the scim application type
+	// The application types.
+	_ "github.com/deprov/deprov/connector/ldap"
+	_ "github.com/deprov/deprov/connector/manual"
+	_ "github.com/deprov/deprov/connector/scim"
+	_ "github.com/deprov/deprov/connector/webhook"
 )
 
 // Exit codes.

@@ -22,6 +22,7 @@ func init() {
 		Open:     func(s connector.Settings) (connector.Connector, error) { return Open(s) },
 		Validate: validate,
 		Secrets:  []string{keyToken},
+		Lists:    true,
 	})
 }
 
