@@ -43,6 +43,14 @@ type Options struct {
 	// configuration changes made by other processes; default 100 ms for jobs
 	// and 2 s for configuration.
 	PollInterval time.Duration
+	// AttemptTimeout bounds one attempt of a revocation (default 2 min).
+	AttemptTimeout time.Duration
+	// RescueAfter is how long a revocation job may stay running before
+	// another worker takes it over, as after a crash of the node that ran
+	// it (default 5 min; must exceed AttemptTimeout). Taking over a job
+	// that is in fact still running is safe: the revocation's state
+	// changes are compare-and-set and connectors are idempotent.
+	RescueAfter time.Duration
 }
 
 // Engine is deprov's core. It is safe for concurrent use.
@@ -52,6 +60,8 @@ type Engine struct {
 	log  *slog.Logger
 	http *http.Client
 	poll time.Duration
+	// attemptTimeout and rescueAfter: see Options.
+	attemptTimeout, rescueAfter time.Duration
 
 	mu       sync.Mutex
 	conns    map[string]connector.Connector // by application id, for the config version connVer
@@ -72,19 +82,24 @@ func New(o Options) (*Engine, error) {
 	if o.Store == nil {
 		return nil, errors.New("engine: a store is required")
 	}
+	if o.RescueAfter != 0 && o.RescueAfter <= cmp.Or(o.AttemptTimeout, 2*time.Minute) {
+		return nil, errors.New("engine: RescueAfter must be longer than AttemptTimeout")
+	}
 	now := o.Now
 	if now == nil {
 		now = time.Now
 	}
 	return &Engine{
-		stubbedClock: o.Now != nil,
-		st:           o.Store,
-		now:          now,
-		log:          cmp.Or(o.Logger, slog.Default()),
-		http:         cmp.Or(o.HTTPClient, http.DefaultClient),
-		poll:         cmp.Or(o.PollInterval, 100*time.Millisecond),
-		conns:        map[string]connector.Connector{},
-		limiters:     map[string]*rate.Limiter{},
+		stubbedClock:   o.Now != nil,
+		st:             o.Store,
+		now:            now,
+		log:            cmp.Or(o.Logger, slog.Default()),
+		http:           cmp.Or(o.HTTPClient, http.DefaultClient),
+		poll:           cmp.Or(o.PollInterval, 100*time.Millisecond),
+		attemptTimeout: cmp.Or(o.AttemptTimeout, 2*time.Minute),
+		rescueAfter:    cmp.Or(o.RescueAfter, 5*time.Minute),
+		conns:          map[string]connector.Connector{},
+		limiters:       map[string]*rate.Limiter{},
 	}, nil
 }
 

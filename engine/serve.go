@@ -52,8 +52,8 @@ func (e *Engine) Start(ctx context.Context) error {
 		FetchPollInterval:    e.poll,
 		FetchCooldown:        time.Millisecond,
 		RetryPolicy:          retryPolicy{},
-		JobTimeout:           3 * time.Minute,
-		RescueStuckJobsAfter: 5 * time.Minute,
+		JobTimeout:           e.attemptTimeout + 10*time.Second,
+		RescueStuckJobsAfter: e.rescueAfter,
 	}
 	if e.stubbedClock {
 		rc.Test.Time = jobClock{e.now}

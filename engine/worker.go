@@ -136,7 +136,9 @@ type revocationWorker struct {
 }
 
 // Timeout bounds one attempt; connectors have their own shorter timeouts.
-func (w *revocationWorker) Timeout(*river.Job[RevocationArgs]) time.Duration { return 2 * time.Minute }
+func (w *revocationWorker) Timeout(*river.Job[RevocationArgs]) time.Duration {
+	return w.e.attemptTimeout
+}
 
 func (w *revocationWorker) Work(ctx context.Context, job *river.Job[RevocationArgs]) error {
 	return w.e.execute(ctx, job.Args.RevocationID)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/deprov/deprov/engine"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/postgres"
 	"github.com/deprov/deprov/store/sqlite"
 )
 
@@ -65,7 +66,15 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 // openStore opens and migrates the database.
 func openStore(ctx context.Context, g *globals) (store.Store, error) {
 	if strings.HasPrefix(g.db, "postgres://") || strings.HasPrefix(g.db, "postgresql://") {
-		return nil, usagef("--db %s: PostgreSQL is not supported by this build yet; use a SQLite file path", "postgres://…")
+		st, err := postgres.Open(ctx, g.db, postgres.Options{})
+		if err != nil {
+			return nil, err // the store's error never shows the password
+		}
+		if err := st.Migrate(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+		return st, nil
 	}
 	st, err := sqlite.Open(g.db, sqlite.Options{})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 func serveCmd(g *globals) *cobra.Command {
 	var addr string
+	var rescue time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve [--addr :8080]",
 		Short: "Run the scheduler, the revocation workers and the HTTP endpoints",
@@ -34,10 +35,11 @@ func serveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return usagef("--addr %s: %v", addr, err)
 			}
-			return serve(ctx, st, ln, newLogger(), nil)
+			return serve(ctx, st, ln, newLogger(), engine.Options{RescueAfter: rescue}, nil)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", ":8080", "address to listen on")
+	cmd.Flags().DurationVar(&rescue, "rescue-after", 5*time.Minute, "how long a revocation may stay running before another worker takes it over (after a node died); more than 2m")
 	return cmd
 }
 
@@ -47,8 +49,9 @@ func newLogger() *slog.Logger {
 
 // serve runs the engine's workers and the HTTP server on ln until ctx ends.
 // extra, when set, adds routes (the demo's sandbox application).
-func serve(ctx context.Context, st store.Store, ln net.Listener, log *slog.Logger, extra func(*http.ServeMux)) error {
-	e, err := engine.New(engine.Options{Store: st, Logger: log})
+func serve(ctx context.Context, st store.Store, ln net.Listener, log *slog.Logger, o engine.Options, extra func(*http.ServeMux)) error {
+	o.Store, o.Logger = st, log
+	e, err := engine.New(o)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ var revocationTests = []test{
 	{"BeforeRoundTrip", testRevocationBefore},
 	{"UpdateBefore", testUpdateRevocationBefore},
 	{"UndoOf", testRevocationUndoOf},
+	{"UpdateUnqueue", testUpdateRevocationUnqueue},
 }
 
 var (
@@ -381,4 +382,22 @@ func testRevocationUndoOf(t *testing.T, s store.Store) {
 	got, err = s.Revocation(ctx, revs[0].ID)
 	must(t, err)
 	equal(t, "UndoOf of the original", got.UndoOf, int64(0))
+}
+
+// testUpdateRevocationUnqueue: u.Unqueue marks the revocation as needing a
+// job again (a retry by hand); without it, Queued stays as it is.
+func testUpdateRevocationUnqueue(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r := oneRevocation(t, s)
+	must(t, s.MarkQueued(ctx, []int64{r.ID}))
+	got, err := s.UpdateRevocation(ctx, r.ID, scheduled, store.RevocationUpdate{State: store.Failed}, event("revocation.failed"))
+	must(t, err)
+	equal(t, "queued kept", got.Queued, true)
+	got, err = s.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Failed}, store.RevocationUpdate{
+		State: store.Scheduled, Attempts: ptr(0), Unqueue: true}, event("revocation.retried"))
+	must(t, err)
+	equal(t, "unqueued", got.Queued, false)
+	unqueued, err := s.ListRevocations(ctx, store.RevocationQuery{Unqueued: true})
+	must(t, err)
+	equal(t, "listed as unqueued", revocationIDs(unqueued), []int64{r.ID})
 }

@@ -1,0 +1,195 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deprov/deprov/account"
+	"github.com/deprov/deprov/audit"
+	"github.com/deprov/deprov/store"
+)
+
+// ReplaceAccounts upserts an application's aggregated accounts and marks the
+// ones it no longer lists deleted. Aggregations of one application take
+// turns (an advisory lock per application).
+func (s *Store) ReplaceAccounts(ctx context.Context, appID string, accts []account.Account, ev audit.Event) (store.AggregateResult, error) {
+	var res store.AggregateResult
+	err := s.write(ctx, "replace accounts of "+appID, func(tx pgx.Tx) error {
+		res = store.AggregateResult{}
+		if err := lockKey(ctx, tx, "accounts:"+appID); err != nil {
+			return err
+		}
+		now := s.clock()
+		// Every row this call lists gets a new sweep number; rows of the
+		// application left with an older one were not listed.
+		var sweep int64
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(sweep), 0) + 1 FROM accounts WHERE application_id = $1`,
+			appID).Scan(&sweep); err != nil {
+			return err
+		}
+		var b pgx.Batch
+		flush := func() error {
+			if b.Len() == 0 {
+				return nil
+			}
+			err := tx.SendBatch(ctx, &b).Close()
+			b = pgx.Batch{}
+			return err
+		}
+		for _, a := range accts {
+			switch {
+			case a.ApplicationID == "":
+				a.ApplicationID = appID
+			case a.ApplicationID != appID:
+				return fmt.Errorf("account %s: belongs to application %q", a.NativeID, a.ApplicationID)
+			}
+			if a.NativeID == "" {
+				return fmt.Errorf("account %q: empty native id", a.UserName)
+			}
+			ents, err := entitlementsJSON(a.Entitlements)
+			if err != nil {
+				return fmt.Errorf("account %s: %w", a.NativeID, err)
+			}
+			attrs, err := attributesJSON(a.Attributes)
+			if err != nil {
+				return fmt.Errorf("account %s: %w", a.NativeID, err)
+			}
+			seen := keptTime(a.SeenAt, now)
+			b.Queue(`INSERT INTO accounts (application_id, native_id, user_name, email, state, entitlements,
+				attributes, identity_id, seen_at, sweep) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
+				ON CONFLICT (application_id, native_id) DO UPDATE SET user_name = excluded.user_name,
+				email = excluded.email, state = excluded.state, entitlements = excluded.entitlements,
+				attributes = excluded.attributes, identity_id = excluded.identity_id, seen_at = excluded.seen_at,
+				sweep = excluded.sweep`, appID, a.NativeID, a.UserName, a.Email, string(a.State), ents, attrs,
+				nullString(a.IdentityID), seen, sweep)
+			res.Accounts++
+			if a.IdentityID != "" {
+				res.Correlated++
+			} else {
+				res.Uncorrelated++
+			}
+			if b.Len() >= syncBatch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE accounts SET state = $1 WHERE application_id = $2 AND sweep <> $3 AND state <> $1`,
+			string(account.Deleted), appID, sweep)
+		if err != nil {
+			return fmt.Errorf("mark unlisted accounts deleted: %w", err)
+		}
+		res.Removed = int(tag.RowsAffected())
+		return s.appendEvents(ctx, tx, withDetail(ev, map[string]any{
+			"accounts": res.Accounts, "correlated": res.Correlated, "uncorrelated": res.Uncorrelated,
+			"removed": res.Removed,
+		}))
+	})
+	if err != nil {
+		return store.AggregateResult{}, err
+	}
+	return res, nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func entitlementsJSON(es []account.Entitlement) (string, error) {
+	if len(es) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(es)
+	return string(b), err
+}
+
+const accountColumns = `application_id, native_id, user_name, email, state, entitlements, attributes, identity_id, seen_at`
+
+func scanAccount(sc scanner) (account.Account, error) {
+	var a account.Account
+	var state, ents, attrs string
+	var identityID *string
+	var seen *time.Time
+	if err := sc.Scan(&a.ApplicationID, &a.NativeID, &a.UserName, &a.Email, &state, &ents, &attrs, &identityID,
+		&seen); err != nil {
+		return a, err
+	}
+	a.State = account.State(state)
+	if identityID != nil {
+		a.IdentityID = *identityID
+	}
+	if ents != "" && ents != "[]" {
+		if err := json.Unmarshal([]byte(ents), &a.Entitlements); err != nil {
+			return a, fmt.Errorf("account %s/%s: entitlements: %w", a.ApplicationID, a.NativeID, err)
+		}
+	}
+	var err error
+	if a.Attributes, err = parseAttributes(attrs); err != nil {
+		return a, fmt.Errorf("account %s/%s: %w", a.ApplicationID, a.NativeID, err)
+	}
+	a.SeenAt = timeOf(seen)
+	return a, nil
+}
+
+// ListAccounts pages accounts in (application, native id) order.
+//
+// A nil IdentityIDs does not filter; a non-nil empty one selects nothing,
+// so that asking for the accounts of no identities never returns them all.
+func (s *Store) ListAccounts(ctx context.Context, q store.AccountQuery) ([]account.Account, error) {
+	if q.IdentityIDs != nil && len(q.IdentityIDs) == 0 {
+		return nil, nil
+	}
+	var w where
+	if q.ApplicationID != "" {
+		w.add("application_id = ?", q.ApplicationID)
+	}
+	if q.Uncorrelated {
+		w.add("identity_id IS NULL")
+	}
+	if !q.IncludeDeleted {
+		w.add("state <> ?", string(account.Deleted))
+	}
+	if q.After != "" {
+		app, native, _ := strings.Cut(q.After, "/")
+		w.add("(application_id, native_id) > (?, ?)", app, native)
+	}
+	if q.IdentityIDs != nil {
+		ids := slices.Clone(q.IdentityIDs)
+		slices.Sort(ids)
+		w.add("identity_id = ANY(?)", slices.Compact(ids))
+	}
+	query := `SELECT ` + accountColumns + ` FROM accounts` + w.sql() + " ORDER BY application_id, native_id"
+	if q.Limit > 0 {
+		query += " LIMIT " + w.arg(q.Limit)
+	}
+	out, err := collect(ctx, s.pool, scanAccount, query, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	return out, nil
+}
+
+// CorrelateAccount links (or, with identityID "", unlinks) an account.
+func (s *Store) CorrelateAccount(ctx context.Context, appID, nativeID, identityID string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE accounts SET identity_id = $1 WHERE application_id = $2 AND native_id = $3`,
+		nullString(identityID), appID, nativeID)
+	if err != nil {
+		return fmt.Errorf("correlate account %s/%s: %w", appID, nativeID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("account %s/%s: %w", appID, nativeID, store.ErrNotFound)
+	}
+	return nil
+}

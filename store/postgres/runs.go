@@ -1,0 +1,298 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deprov/deprov/audit"
+	"github.com/deprov/deprov/store"
+)
+
+// CreateRun stores a run, its revocations, match changes and events in one
+// transaction. Events with no RunID get the new run's id (the caller cannot
+// know it), and with no RuleID the run's rule. When PostgreSQL aborts the
+// transaction for a deadlock and the store runs it again, RevocationEvent is
+// called again, with the new ids.
+func (s *Store) CreateRun(ctx context.Context, p store.CreateRunParams) error {
+	if p.Run == nil {
+		return errors.New("create run: no run")
+	}
+	now := s.clock()
+	run := *p.Run
+	run.StartedAt = keptTime(run.StartedAt, now)
+	run.FinishedAt = keptTime(run.FinishedAt, time.Time{})
+	run.Items = slices.Clone(run.Items)
+	for i := range run.Items {
+		run.Items[i].DueAt = keptTime(run.Items[i].DueAt, time.Time{})
+	}
+	var revs []store.Revocation
+	err := s.write(ctx, "create run for rule "+run.RuleID, func(tx pgx.Tx) error {
+		revs = slices.Clone(p.Revocations)
+		counts, err := json.Marshal(run.Counts)
+		if err != nil {
+			return err
+		}
+		items := []byte("[]")
+		if len(run.Items) > 0 {
+			if items, err = json.Marshal(run.Items); err != nil {
+				return err
+			}
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO runs (rule_id, trigger, actor, state, started_at, finished_at,
+			counts, items, error) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING id`, run.RuleID, run.Trigger, run.Actor,
+			string(run.State), timeArg(run.StartedAt), timeArg(run.FinishedAt), string(counts), string(items),
+			run.Error).Scan(&run.ID); err != nil {
+			return err
+		}
+		if err := insertRevocations(ctx, tx, run, revs, now); err != nil {
+			return err
+		}
+		if err := recordMatches(ctx, tx, run.RuleID, p.Matches, p.Unmatched); err != nil {
+			return err
+		}
+		return s.appendEvents(ctx, tx, runEvents(run, p.Events, revs, p.RevocationEvent)...)
+	})
+	if err != nil {
+		return err
+	}
+	// Only a committed run hands ids back: a failed call leaves p untouched.
+	*p.Run = run
+	copy(p.Revocations, revs)
+	return nil
+}
+
+// runEvents is what a run appends: events (naming the run and its rule
+// where they name none), then revEvent's event for each revocation (naming
+// the run and the revocation where it names none).
+func runEvents(run store.Run, events []audit.Event, revs []store.Revocation, revEvent func(store.Revocation) audit.Event) []audit.Event {
+	evs := slices.Clone(events)
+	for i := range evs {
+		if evs[i].RunID == 0 {
+			evs[i].RunID = run.ID
+		}
+		if evs[i].RuleID == "" {
+			evs[i].RuleID = run.RuleID
+		}
+	}
+	if revEvent != nil {
+		for _, rv := range revs {
+			ev := revEvent(rv)
+			if ev.RunID == 0 {
+				ev.RunID = run.ID
+			}
+			if ev.RevocationID == 0 {
+				ev.RevocationID = rv.ID
+			}
+			evs = append(evs, ev)
+		}
+	}
+	return evs
+}
+
+// recordMatches records first-match times (keeping those present) and
+// forgets unmatched, in key order so that concurrent runs of one rule lock
+// rows in one order.
+func recordMatches(ctx context.Context, tx pgx.Tx, ruleID string, matches map[string]time.Time, unmatched []string) error {
+	if len(matches) > 0 {
+		ids := make([]string, 0, len(matches))
+		for id, at := range matches {
+			if at.IsZero() {
+				return fmt.Errorf("match of %s: zero first-match time", id)
+			}
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		ats := make([]time.Time, len(ids))
+		for i, id := range ids {
+			ats[i] = keptTime(matches[id], time.Time{})
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO matches (rule_id, identity_id, first_at)
+			SELECT $1, i, f FROM unnest($2::text[], $3::timestamptz[]) AS m(i, f)
+			ON CONFLICT (rule_id, identity_id) DO NOTHING`, ruleID, ids, ats); err != nil {
+			return fmt.Errorf("record matches: %w", err)
+		}
+	}
+	if len(unmatched) > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM matches WHERE rule_id = $1 AND identity_id = ANY($2)`,
+			ruleID, unmatched); err != nil {
+			return fmt.Errorf("forget matches: %w", err)
+		}
+	}
+	return nil
+}
+
+// Matches returns the rule's first-match times of those identities that it
+// still matches. A nil identityIDs returns all of the rule's matches (what
+// a run needs to find the identities it no longer matches).
+func (s *Store) Matches(ctx context.Context, ruleID string, identityIDs []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	if identityIDs != nil && len(identityIDs) == 0 {
+		return out, nil
+	}
+	query, args := `SELECT identity_id, first_at FROM matches WHERE rule_id = $1`, []any{ruleID}
+	if identityIDs != nil {
+		query, args = query+` AND identity_id = ANY($2)`, append(args, identityIDs)
+	}
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read matches of rule %s: %w", ruleID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var at time.Time
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, fmt.Errorf("read matches of rule %s: %w", ruleID, err)
+		}
+		out[id] = at.UTC()
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read matches of rule %s: %w", ruleID, err)
+	}
+	return out, nil
+}
+
+const runColumns = `id, rule_id, trigger, actor, state, started_at, finished_at, counts, error`
+
+func scanRun(sc scanner, extra ...any) (store.Run, error) {
+	var r store.Run
+	var state, counts string
+	var started, finished *time.Time
+	if err := sc.Scan(append([]any{&r.ID, &r.RuleID, &r.Trigger, &r.Actor, &state, &started, &finished, &counts,
+		&r.Error}, extra...)...); err != nil {
+		return r, err
+	}
+	r.State = store.RunState(state)
+	r.StartedAt, r.FinishedAt = timeOf(started), timeOf(finished)
+	if err := json.Unmarshal([]byte(counts), &r.Counts); err != nil {
+		return r, fmt.Errorf("run %d: counts: %w", r.ID, err)
+	}
+	return r, nil
+}
+
+// Run returns a run with its plan items.
+func (s *Store) Run(ctx context.Context, id int64) (store.Run, error) {
+	return readRun(ctx, s.pool, id, "")
+}
+
+// readRun reads a run with its items; lock is "" or " FOR UPDATE".
+func readRun(ctx context.Context, q db, id int64, lock string) (store.Run, error) {
+	var items string
+	r, err := scanRun(q.QueryRow(ctx, `SELECT `+runColumns+`, items FROM runs WHERE id = $1`+lock, id), &items)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Run{}, fmt.Errorf("run %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Run{}, fmt.Errorf("read run %d: %w", id, err)
+	}
+	if items != "" && items != "[]" {
+		if err := json.Unmarshal([]byte(items), &r.Items); err != nil {
+			return store.Run{}, fmt.Errorf("read run %d: items: %w", id, err)
+		}
+	}
+	return r, nil
+}
+
+// ListRuns returns runs newest first, without their items.
+func (s *Store) ListRuns(ctx context.Context, q store.RunQuery) ([]store.Run, error) {
+	var w where
+	if q.RuleID != "" {
+		w.add("rule_id = ?", q.RuleID)
+	}
+	if q.State != "" {
+		w.add("state = ?", string(q.State))
+	}
+	if q.Before != 0 {
+		w.add("id < ?", q.Before)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	query := `SELECT ` + runColumns + ` FROM runs` + w.sql() + ` ORDER BY id DESC LIMIT ` + w.arg(limit)
+	out, err := collect(ctx, s.pool, func(sc scanner) (store.Run, error) { return scanRun(sc) }, query, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return out, nil
+}
+
+// lockRunIn reads and locks a run, and checks that it is in one of from.
+func lockRunIn(ctx context.Context, tx pgx.Tx, id int64, from []store.RunState) (store.Run, error) {
+	r, err := readRun(ctx, tx, id, " FOR UPDATE")
+	if err != nil {
+		return store.Run{}, err
+	}
+	if !slices.Contains(from, r.State) {
+		return store.Run{}, fmt.Errorf("run %d is %s, not %s: %w", id, r.State, joinStates(from), store.ErrConflict)
+	}
+	return r, nil
+}
+
+// UpdateRunState moves a run from one of from to to and appends ev (with
+// the run's id and rule filled in when ev names none).
+func (s *Store) UpdateRunState(ctx context.Context, id int64, from []store.RunState, to store.RunState, ev audit.Event) (store.Run, error) {
+	var out store.Run
+	err := s.write(ctx, fmt.Sprintf("update run %d", id), func(tx pgx.Tx) error {
+		r, err := lockRunIn(ctx, tx, id, from)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE runs SET state = $1 WHERE id = $2`, string(to), id); err != nil {
+			return err
+		}
+		r.State = to
+		if ev.RunID == 0 {
+			ev.RunID = id
+		}
+		if ev.RuleID == "" {
+			ev.RuleID = r.RuleID
+		}
+		out = r
+		return s.appendEvents(ctx, tx, ev)
+	})
+	if err != nil {
+		return store.Run{}, err
+	}
+	return out, nil
+}
+
+// ResolveRun moves a run from one of p.From to p.To and schedules its
+// revocations, records its matches and appends its events, atomically; the
+// events are completed as CreateRun completes them. Revocation ids are
+// handed back in p.Revocations only when the call commits.
+func (s *Store) ResolveRun(ctx context.Context, p store.ResolveRunParams) (store.Run, error) {
+	now := s.clock()
+	var revs []store.Revocation
+	var out store.Run
+	err := s.write(ctx, fmt.Sprintf("resolve run %d", p.ID), func(tx pgx.Tx) error {
+		revs = slices.Clone(p.Revocations)
+		r, err := lockRunIn(ctx, tx, p.ID, p.From)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE runs SET state = $1 WHERE id = $2`, string(p.To), p.ID); err != nil {
+			return err
+		}
+		r.State = p.To
+		if err := insertRevocations(ctx, tx, r, revs, now); err != nil {
+			return err
+		}
+		if err := recordMatches(ctx, tx, r.RuleID, p.Matches, nil); err != nil {
+			return err
+		}
+		out = r
+		return s.appendEvents(ctx, tx, runEvents(r, p.Events, revs, p.RevocationEvent)...)
+	})
+	if err != nil {
+		return store.Run{}, err
+	}
+	copy(p.Revocations, revs)
+	return out, nil
+}
