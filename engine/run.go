@@ -26,6 +26,9 @@ type RunOptions struct {
 	Actor string
 	// Only restricts the run to these identity keys (immediate evaluation).
 	Only []string
+	// Progress, when set, is told after each batch how many identities
+	// were evaluated so far and how many there are.
+	Progress func(done, total int)
 }
 
 // batchSize is how many identities evaluation reads at a time, so that
@@ -51,7 +54,7 @@ func (e *Engine) Run(ctx context.Context, ruleID string, o RunOptions) (store.Ru
 	}
 	now := e.Now()
 	run := store.Run{RuleID: ruleID, Trigger: cmpOr(o.Trigger, "manual"), Actor: o.Actor, StartedAt: now}
-	p, err := e.plan(ctx, c, o.Only, now)
+	p, err := e.plan(ctx, c, o.Only, now, o.Progress)
 	if err != nil {
 		return run, fmt.Errorf("run %s: %w", ruleID, err)
 	}
@@ -172,9 +175,17 @@ type plan struct {
 
 // plan evaluates the rule over every identity (or the given keys),
 // streaming them from the store in batches.
-func (e *Engine) plan(ctx context.Context, c *rule.Compiled, only []string, now time.Time) (plan, error) {
+func (e *Engine) plan(ctx context.Context, c *rule.Compiled, only []string, now time.Time, progress func(done, total int)) (plan, error) {
 	ruleID := c.Spec().ID
 	p := plan{matches: map[string]time.Time{}}
+	total := len(only)
+	if progress != nil && only == nil {
+		n, err := e.st.CountIdentities(ctx, store.IdentityQuery{})
+		if err != nil {
+			return p, err
+		}
+		total = n
+	}
 	activeRevs, err := e.st.ListRevocations(ctx, store.RevocationQuery{RuleID: ruleID, States: store.Active})
 	if err != nil {
 		return p, err
@@ -211,6 +222,7 @@ func (e *Engine) plan(ctx context.Context, c *rule.Compiled, only []string, now 
 		if err != nil {
 			return p, err
 		}
+
 		for _, id := range batch {
 			key := id.ID()
 			items, d := c.Plan(rule.PlanInput{Identity: id, Accounts: byIdentity[key], FirstMatch: first[key], Active: active[key]}, now)
@@ -230,6 +242,9 @@ func (e *Engine) plan(ctx context.Context, c *rule.Compiled, only []string, now 
 					p.cancel = append(p.cancel, id)
 				}
 			}
+		}
+		if progress != nil {
+			progress(p.counts.Evaluated, total)
 		}
 	}
 }

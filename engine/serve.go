@@ -12,6 +12,7 @@ import (
 
 	"github.com/deprov/deprov/config"
 	"github.com/deprov/deprov/schedule"
+	"github.com/deprov/deprov/store"
 )
 
 // workerState is what a serving engine keeps of its queues and schedules.
@@ -255,6 +256,12 @@ func (n neverZero) Next(t time.Time) time.Time {
 // Wait blocks until every revocation of the run that is due by now (or is
 // being retried) has left the scheduled and running states, or ctx ends.
 func (e *Engine) Wait(ctx context.Context, runID int64) error {
+	return e.WaitProgress(ctx, runID, nil)
+}
+
+// WaitProgress is Wait, telling progress after each look: how many of the
+// run's revocations are finished, of how many.
+func (e *Engine) WaitProgress(ctx context.Context, runID int64, progress func(done, total int)) error {
 	t := time.NewTicker(e.poll)
 	defer t.Stop()
 	for {
@@ -264,6 +271,13 @@ func (e *Engine) Wait(ctx context.Context, runID int64) error {
 		}
 		pending := 0
 		now := e.Now()
+		if progress != nil {
+			all, err := e.st.ListRevocations(ctx, store.RevocationQuery{RunID: runID})
+			if err != nil {
+				return err
+			}
+			progress(len(all)-len(revs), len(all))
+		}
 		for _, r := range revs {
 			if !r.DueAt.After(now) || r.Attempts > 0 || r.LastError != "" {
 				pending++

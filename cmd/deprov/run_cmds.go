@@ -41,14 +41,19 @@ revocations that are already due itself and waits for them (up to DURATION).`,
 						_ = e.Stop(sctx)
 					}()
 				}
-				run, err := e.Run(ctx, args[0], engine.RunOptions{DryRun: dryRun, Actor: actor()})
+				eval := newProgress(cmd.ErrOrStderr(), "evaluating  ")
+				run, err := e.Run(ctx, args[0], engine.RunOptions{DryRun: dryRun, Actor: actor(), Progress: eval.update})
+				eval.done()
 				if err != nil {
 					return err
 				}
 				if wait > 0 && !dryRun && run.State == store.RunCompleted {
 					wctx, cancel := context.WithTimeout(ctx, wait)
 					defer cancel()
-					if err := e.Wait(wctx, run.ID); err != nil {
+					bar := newProgress(cmd.ErrOrStderr(), "revocations ")
+					err := e.WaitProgress(wctx, run.ID, bar.update)
+					bar.done()
+					if err != nil {
 						return err
 					}
 					if run, err = e.Store().Run(ctx, run.ID); err != nil {
