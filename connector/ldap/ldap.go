@@ -63,7 +63,7 @@ type Connector struct {
 func Open(s connector.Settings) (*Connector, error) {
 	cfg, errs := parse(s)
 	for _, k := range []string{keyURL, keyBindDN, keyBaseDN, keyGroupBaseDN, keyDisabledDN, keyUserFilter, keyGroupFilter, keyCAFile} {
-		if v, _ := s[k].(string); isReference(v) {
+		if v, _ := s[k].(string); connector.IsReference(v) {
 			errs = append(errs, errors.New(k+": reference not expanded"))
 		}
 	}

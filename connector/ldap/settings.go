@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/url"
 	"os"
@@ -168,7 +167,7 @@ func parse(s connector.Settings) (Config, []error) {
 
 	var cfg Config
 	text := func(key string) string {
-		v, err := str(s, key)
+		v, err := s.String(key)
 		if err != nil {
 			bad(key, "%v", err)
 		}
@@ -179,7 +178,7 @@ func parse(s connector.Settings) (Config, []error) {
 		switch {
 		case strings.TrimSpace(v) == "" && required != "":
 			bad(key, "required: %s", required)
-		case v == "" || isReference(v):
+		case v == "" || connector.IsReference(v):
 		default:
 			if _, err := goldap.ParseDN(v); err != nil {
 				bad(key, "not a DN: %v", err)
@@ -192,7 +191,7 @@ func parse(s connector.Settings) (Config, []error) {
 		if v == "" {
 			return def
 		}
-		if !isReference(v) {
+		if !connector.IsReference(v) {
 			if !strings.HasPrefix(v, "(") {
 				bad(key, "must be in parentheses, such as %s", def)
 			} else if _, err := goldap.CompileFilter(v); err != nil {
@@ -209,7 +208,7 @@ func parse(s connector.Settings) (Config, []error) {
 		if v == "" {
 			return def
 		}
-		if !isReference(v) && !attrName.MatchString(v) {
+		if !connector.IsReference(v) && !attrName.MatchString(v) {
 			bad(key, "not an attribute name: %q", v)
 		}
 		return v
@@ -220,7 +219,7 @@ func parse(s connector.Settings) (Config, []error) {
 	switch {
 	case cfg.URL == "":
 		bad(keyURL, "required: the directory's URL, such as ldaps://ldap.example.com")
-	case isReference(cfg.URL):
+	case connector.IsReference(cfg.URL):
 	default:
 		var err error
 		if u, err = checkURL(cfg.URL); err != nil {
@@ -229,7 +228,7 @@ func parse(s connector.Settings) (Config, []error) {
 	}
 
 	cfg.BindDN = dn(keyBindDN, "the DN deprov binds as, such as cn=deprov,ou=services,dc=example,dc=com")
-	switch v, err := str(s, keyBindPassword); {
+	switch v, err := s.String(keyBindPassword); {
 	case err != nil:
 		bad(keyBindPassword, "%v", err) // never the value: it is a secret
 	case strings.TrimSpace(v) == "":
@@ -253,7 +252,7 @@ func parse(s connector.Settings) (Config, []error) {
 	case Move:
 		cfg.DisableMode = Move
 	default:
-		if !isReference(string(mode)) {
+		if !connector.IsReference(string(mode)) {
 			bad(keyDisableMode, "must be lock or move, got %q", mode)
 		}
 	}
@@ -267,7 +266,7 @@ func parse(s connector.Settings) (Config, []error) {
 	}
 
 	flag := func(key string) bool {
-		b, _, err := boolean(s, key)
+		b, _, err := s.Bool(key)
 		if err != nil {
 			bad(key, "%v", err)
 		}
@@ -292,7 +291,7 @@ func parse(s connector.Settings) (Config, []error) {
 	}
 
 	cfg.Timeout = defaultTimeout
-	if n, ok, err := integer(s, keyTimeoutSeconds); err != nil {
+	if n, ok, err := s.Int(keyTimeoutSeconds); err != nil {
 		bad(keyTimeoutSeconds, "%v", err)
 	} else if ok {
 		if n < 1 || time.Duration(n)*time.Second > maxTimeout {
@@ -301,7 +300,7 @@ func parse(s connector.Settings) (Config, []error) {
 		cfg.Timeout = time.Duration(n) * time.Second
 	}
 	cfg.PageSize = defaultPageSize
-	if n, ok, err := integer(s, keyPageSize); err != nil {
+	if n, ok, err := s.Int(keyPageSize); err != nil {
 		bad(keyPageSize, "%v", err)
 	} else if ok {
 		if n < 1 || n > maxPageSize {
@@ -363,73 +362,4 @@ func tlsConfig(cfg Config, host string) (*tls.Config, error) {
 		tc.RootCAs = pool
 	}
 	return tc, nil
-}
-
-func isReference(v string) bool { return strings.Contains(v, "${") }
-
-func str(s connector.Settings, key string) (string, error) {
-	switch v := s[key].(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	default:
-		return "", fmt.Errorf("must be a string, got %T", v)
-	}
-}
-
-// integer reads a whole number as YAML, JSON or an expanded reference gives it.
-func integer(s connector.Settings, key string) (n int, ok bool, err error) {
-	switch v := s[key].(type) {
-	case nil:
-		return 0, false, nil
-	case int:
-		return v, true, nil
-	case int64:
-		if v < math.MinInt32 || v > math.MaxInt32 {
-			return 0, false, fmt.Errorf("out of range: %d", v)
-		}
-		return int(v), true, nil
-	case uint64:
-		if v > math.MaxInt32 {
-			return 0, false, fmt.Errorf("out of range: %d", v)
-		}
-		return int(v), true, nil
-	case float64:
-		if v != math.Trunc(v) || math.Abs(v) > math.MaxInt32 {
-			return 0, false, fmt.Errorf("must be a whole number, got %v", v)
-		}
-		return int(v), true, nil
-	case string:
-		if isReference(v) {
-			return 0, false, nil
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			return 0, false, fmt.Errorf("must be a whole number, got %q", v)
-		}
-		return n, true, nil
-	default:
-		return 0, false, fmt.Errorf("must be a whole number, got %T", v)
-	}
-}
-
-func boolean(s connector.Settings, key string) (b, ok bool, err error) {
-	switch v := s[key].(type) {
-	case nil:
-		return false, false, nil
-	case bool:
-		return v, true, nil
-	case string:
-		if isReference(v) {
-			return false, false, nil
-		}
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			return false, false, fmt.Errorf("must be true or false, got %q", v)
-		}
-		return b, true, nil
-	default:
-		return false, false, fmt.Errorf("must be true or false, got %T", v)
-	}
 }

@@ -9,9 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
+
+	"github.com/deprov/deprov/connector/httpclient"
 
 	"github.com/deprov/deprov/connector"
 )
@@ -133,29 +133,9 @@ func (c *Connector) do(ctx context.Context, method, path string, query url.Value
 		serr.Detail = c.redact(body2.Detail, maxDetail)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-		return resp.StatusCode, connector.Retryable(serr, retryAfter(resp.Header.Get("Retry-After"), c.now()))
+		return resp.StatusCode, connector.Retryable(serr, httpclient.RetryAfter(resp.Header.Get("Retry-After"), c.now()))
 	}
 	return resp.StatusCode, serr
-}
-
-// retryAfter reads a Retry-After header: delay-seconds or an HTTP-date.
-// Zero means none, or none readable.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		const maxSeconds = int64(24 * time.Hour / time.Second)
-		return time.Duration(min(n, maxSeconds)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // redact cuts s to max runes and removes the token, should a server echo it.

@@ -242,26 +242,6 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-func TestRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	for in, want := range map[string]time.Duration{
-		"":                              0,
-		"2":                             2 * time.Second,
-		" 120 ":                         2 * time.Minute,
-		"0":                             0,
-		"-5":                            0,
-		"soon":                          0,
-		"999999999999":                  24 * time.Hour,
-		"Wed, 02 Jan 2030 03:05:05 GMT": time.Minute,
-		"Wed, 02 Jan 2030 03:00:00 GMT": 0, // already past
-	} {
-		if got := retryAfter(in, now); got != want {
-			t.Errorf("retryAfter(%q) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 func TestTimeoutIsRetryable(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})

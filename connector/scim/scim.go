@@ -51,7 +51,7 @@ type Connector struct {
 // does not contact the target.
 func Open(s connector.Settings) (*Connector, error) {
 	cfg, errs := parse(s)
-	if cfg.URL != "" && isReference(cfg.URL) {
+	if cfg.URL != "" && connector.IsReference(cfg.URL) {
 		errs = append(errs, errors.New(keyURL+": reference not expanded"))
 	}
 	if len(errs) > 0 {

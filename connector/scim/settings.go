@@ -1,18 +1,15 @@
 package scim
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/deprov/deprov/connector/httpclient"
 
 	"github.com/deprov/deprov/connector"
 )
@@ -83,12 +80,12 @@ func parse(s connector.Settings) (Config, []error) {
 
 	cfg := Config{PageSize: defaultPageSize, Timeout: defaultTimeout}
 
-	switch v, err := str(s, keyURL); {
+	switch v, err := s.String(keyURL); {
 	case err != nil:
 		bad(keyURL, "%v", err)
 	case v == "":
 		bad(keyURL, "required: the SCIM base URL, such as https://app.example.com/scim/v2")
-	case isReference(v):
+	case connector.IsReference(v):
 		cfg.URL = v
 	default:
 		if err := checkURL(v); err != nil {
@@ -97,7 +94,7 @@ func parse(s connector.Settings) (Config, []error) {
 		cfg.URL = strings.TrimRight(v, "/")
 	}
 
-	switch v, err := str(s, keyToken); {
+	switch v, err := s.String(keyToken); {
 	case err != nil:
 		bad(keyToken, "%v", err) // never the value: it is a secret
 	case strings.TrimSpace(v) == "":
@@ -106,7 +103,7 @@ func parse(s connector.Settings) (Config, []error) {
 		cfg.Token = v
 	}
 
-	if n, ok, err := integer(s, keyPageSize); err != nil {
+	if n, ok, err := s.Int(keyPageSize); err != nil {
 		bad(keyPageSize, "%v", err)
 	} else if ok {
 		if n < 1 || n > maxPageSize {
@@ -115,7 +112,7 @@ func parse(s connector.Settings) (Config, []error) {
 		cfg.PageSize = n
 	}
 
-	if n, ok, err := integer(s, keyTimeoutSeconds); err != nil {
+	if n, ok, err := s.Int(keyTimeoutSeconds); err != nil {
 		bad(keyTimeoutSeconds, "%v", err)
 	} else if ok {
 		if n < 1 || time.Duration(n)*time.Second > maxTimeout {
@@ -124,13 +121,13 @@ func parse(s connector.Settings) (Config, []error) {
 		cfg.Timeout = time.Duration(n) * time.Second
 	}
 
-	if b, _, err := boolean(s, keyInsecureSkipVerify); err != nil {
+	if b, _, err := s.Bool(keyInsecureSkipVerify); err != nil {
 		bad(keyInsecureSkipVerify, "%v", err)
 	} else {
 		cfg.InsecureSkipVerify = b
 	}
 
-	if v, err := str(s, keyCAFile); err != nil {
+	if v, err := s.String(keyCAFile); err != nil {
 		bad(keyCAFile, "%v", err)
 	} else {
 		cfg.CAFile = v
@@ -159,94 +156,7 @@ func checkURL(v string) error {
 	return nil
 }
 
-// httpClient builds the client for cfg, reading the CA file if any.
+// httpClient builds the client for cfg.
 func httpClient(cfg Config) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify}
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", keyCAFile, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no PEM certificate in %s", keyCAFile, cfg.CAFile)
-		}
-		tr.TLSClientConfig.RootCAs = pool
-	}
-	return &http.Client{
-		Transport: tr,
-		Timeout:   cfg.Timeout,
-		// A redirect would carry the token to wherever it points: refuse it.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}, nil
-}
-
-func isReference(v string) bool { return strings.Contains(v, "${") }
-
-func str(s connector.Settings, key string) (string, error) {
-	switch v := s[key].(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	default:
-		return "", fmt.Errorf("must be a string, got %T", v)
-	}
-}
-
-// integer reads a whole number as YAML, JSON or an expanded reference gives it.
-func integer(s connector.Settings, key string) (n int, ok bool, err error) {
-	switch v := s[key].(type) {
-	case nil:
-		return 0, false, nil
-	case int:
-		return v, true, nil
-	case int64:
-		if v < math.MinInt32 || v > math.MaxInt32 {
-			return 0, false, fmt.Errorf("out of range: %d", v)
-		}
-		return int(v), true, nil
-	case uint64:
-		if v > math.MaxInt32 {
-			return 0, false, fmt.Errorf("out of range: %d", v)
-		}
-		return int(v), true, nil
-	case float64:
-		if v != math.Trunc(v) || math.Abs(v) > math.MaxInt32 {
-			return 0, false, fmt.Errorf("must be a whole number, got %v", v)
-		}
-		return int(v), true, nil
-	case string:
-		if isReference(v) {
-			return 0, false, nil
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			return 0, false, fmt.Errorf("must be a whole number, got %q", v)
-		}
-		return n, true, nil
-	default:
-		return 0, false, fmt.Errorf("must be a whole number, got %T", v)
-	}
-}
-
-func boolean(s connector.Settings, key string) (b, ok bool, err error) {
-	switch v := s[key].(type) {
-	case nil:
-		return false, false, nil
-	case bool:
-		return v, true, nil
-	case string:
-		if isReference(v) {
-			return false, false, nil
-		}
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			return false, false, fmt.Errorf("must be true or false, got %q", v)
-		}
-		return b, true, nil
-	default:
-		return false, false, fmt.Errorf("must be true or false, got %T", v)
-	}
+	return httpclient.New(httpclient.Options{CAFile: cfg.CAFile, InsecureSkipVerify: cfg.InsecureSkipVerify, Timeout: cfg.Timeout})
 }

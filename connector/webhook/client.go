@@ -13,8 +13,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
+
+	"github.com/deprov/deprov/connector/httpclient"
 
 	"github.com/deprov/deprov/account"
 	"github.com/deprov/deprov/connector"
@@ -111,7 +112,7 @@ func (c *Connector) send(ctx context.Context, action string, acct account.Accoun
 		return connector.Result{AlreadyDone: true, Detail: said("had already done")}, nil
 	case status == http.StatusTooManyRequests || status/100 == 5:
 		e := &StatusError{Action: action, Status: status, Message: msg, URL: c.safeURL()}
-		return connector.Result{}, connector.Retryable(e, retryAfter(resp.Header.Get("Retry-After"), c.now()))
+		return connector.Result{}, connector.Retryable(e, httpclient.RetryAfter(resp.Header.Get("Retry-After"), c.now()))
 	}
 	return connector.Result{}, &StatusError{Action: action, Status: status, Message: msg, URL: c.safeURL()}
 }
@@ -192,24 +193,4 @@ func (c *Connector) safeURL() string {
 	}
 	u.RawQuery, u.Fragment, u.User = "", "", nil
 	return u.String()
-}
-
-// retryAfter reads a Retry-After header: delay-seconds or an HTTP-date.
-// Zero means none, or none readable.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		const maxSeconds = int64(24 * time.Hour / time.Second)
-		return time.Duration(min(n, maxSeconds)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

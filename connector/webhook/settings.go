@@ -1,21 +1,18 @@
 package webhook
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/deprov/deprov/connector/httpclient"
 
 	"github.com/deprov/deprov/connector"
 )
@@ -87,12 +84,12 @@ func parse(s connector.Settings) (Config, []error) {
 	}
 
 	cfg := Config{Timeout: defaultTimeout}
-	switch v, err := str(s, keyURL); {
+	switch v, err := s.String(keyURL); {
 	case err != nil:
 		bad(keyURL, "%v", err)
 	case strings.TrimSpace(v) == "":
 		bad(keyURL, "required: the receiver's URL, such as https://hooks.example.com/deprov")
-	case isReference(v):
+	case connector.IsReference(v):
 		cfg.URL = v
 	default:
 		if err := checkURL(v); err != nil {
@@ -101,7 +98,7 @@ func parse(s connector.Settings) (Config, []error) {
 		cfg.URL = strings.TrimSpace(v)
 	}
 
-	switch v, err := str(s, keySecret); {
+	switch v, err := s.String(keySecret); {
 	case err != nil:
 		bad(keySecret, "%v", err) // never the value
 	case strings.TrimSpace(v) == "":
@@ -110,7 +107,7 @@ func parse(s connector.Settings) (Config, []error) {
 		cfg.Secret = v
 	}
 
-	if n, ok, err := integer(s, keyTimeoutSeconds); err != nil {
+	if n, ok, err := s.Int(keyTimeoutSeconds); err != nil {
 		bad(keyTimeoutSeconds, "%v", err)
 	} else if ok {
 		if n < 1 || time.Duration(n)*time.Second > maxTimeout {
@@ -119,7 +116,7 @@ func parse(s connector.Settings) (Config, []error) {
 		cfg.Timeout = time.Duration(n) * time.Second
 	}
 
-	if v, err := str(s, keyCAFile); err != nil {
+	if v, err := s.String(keyCAFile); err != nil {
 		bad(keyCAFile, "%v", err)
 	} else {
 		cfg.CAFile = strings.TrimSpace(v)
@@ -198,74 +195,7 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// httpClient builds the client for cfg, reading the CA file if any.
+// httpClient builds the client for cfg.
 func httpClient(cfg Config) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", keyCAFile, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no PEM certificate in %s", keyCAFile, cfg.CAFile)
-		}
-		tr.TLSClientConfig.RootCAs = pool
-	}
-	return &http.Client{
-		Transport: tr,
-		Timeout:   cfg.Timeout,
-		// A redirect would carry the signed body and the headers elsewhere.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}, nil
-}
-
-func isReference(v string) bool { return strings.Contains(v, "${") }
-
-func str(s connector.Settings, key string) (string, error) {
-	switch v := s[key].(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	default:
-		return "", fmt.Errorf("must be a string, got %T", v)
-	}
-}
-
-// integer reads a whole number as YAML, JSON or an expanded reference gives it.
-func integer(s connector.Settings, key string) (n int, ok bool, err error) {
-	switch v := s[key].(type) {
-	case nil:
-		return 0, false, nil
-	case int:
-		return v, true, nil
-	case int64:
-		if v < math.MinInt32 || v > math.MaxInt32 {
-			return 0, false, fmt.Errorf("out of range: %d", v)
-		}
-		return int(v), true, nil
-	case uint64:
-		if v > math.MaxInt32 {
-			return 0, false, fmt.Errorf("out of range: %d", v)
-		}
-		return int(v), true, nil
-	case float64:
-		if v != math.Trunc(v) || math.Abs(v) > math.MaxInt32 {
-			return 0, false, fmt.Errorf("must be a whole number, got %v", v)
-		}
-		return int(v), true, nil
-	case string:
-		if isReference(v) {
-			return 0, false, nil
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			return 0, false, fmt.Errorf("must be a whole number, got %q", v)
-		}
-		return n, true, nil
-	default:
-		return 0, false, fmt.Errorf("must be a whole number, got %T", v)
-	}
+	return httpclient.New(httpclient.Options{CAFile: cfg.CAFile, Timeout: cfg.Timeout})
 }

@@ -69,11 +69,11 @@ type Connector struct {
 // does not contact the receiver.
 func Open(s connector.Settings) (*Connector, error) {
 	cfg, errs := parse(s)
-	if isReference(cfg.URL) {
+	if connector.IsReference(cfg.URL) {
 		errs = append(errs, errors.New(keyURL+": reference not expanded"))
 	}
 	for name, v := range cfg.Headers {
-		if isReference(v) {
+		if connector.IsReference(v) {
 			errs = append(errs, errors.New(keyHeaders+"."+name+": reference not expanded"))
 		}
 	}
