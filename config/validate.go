@@ -110,6 +110,11 @@ func validateApplication(ps *problems, p string, a Application) {
 		for _, err := range f.Validate(a.Connector.Settings) {
 			ps.add(p+".connector."+firstKey(err), "%s", restOf(err))
 		}
+		for _, k := range f.Secrets {
+			if holdsRedacted(a.Connector.Settings[k]) {
+				ps.add(p+".connector."+k, "%s", redactedMsg)
+			}
+		}
 	}
 	if a.Correlation.Identity != "" && !slices.Contains(identityFields, a.Correlation.Identity) && !strings.HasPrefix(a.Correlation.Identity, "attributes.") {
 		ps.add(p+".correlation.identity", "unknown identity field %q (one of %s, or attributes.NAME)", a.Correlation.Identity, strings.Join(identityFields, ", "))
@@ -159,6 +164,9 @@ func validateSource(ps *problems, p string, s Source) {
 			ps.add(p+".token", "only a scim source takes a token")
 		}
 	case "scim":
+		if s.Token == RedactedValue {
+			ps.add(p+".token", "%s", redactedMsg)
+		}
 		if s.Token == "" {
 			ps.add(p+".token", "required for a scim source (the bearer token it pushes with)")
 		}
@@ -295,4 +303,22 @@ func checkHookURL(raw string) error {
 		return errors.New("must be https (plain http is accepted only for a loopback host)")
 	}
 	return fmt.Errorf("scheme %q: must be https", u.Scheme)
+}
+
+const redactedMsg = "holds " + RedactedValue + " from an export: give the secret, or ${env:NAME}"
+
+// holdsRedacted reports whether a secret setting (or a value in a map of
+// secrets) is the placeholder export writes.
+func holdsRedacted(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return x == RedactedValue
+	case map[string]any:
+		for _, e := range x {
+			if holdsRedacted(e) {
+				return true
+			}
+		}
+	}
+	return false
 }

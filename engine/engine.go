@@ -43,14 +43,26 @@ type Options struct {
 	// configuration changes made by other processes; default 100 ms for jobs
 	// and 2 s for configuration.
 	PollInterval time.Duration
+	// Observer, when set, is told of every connector call (metrics).
+	Observer Observer
 	// AttemptTimeout bounds one attempt of a revocation (default 2 min).
 	AttemptTimeout time.Duration
 	// RescueAfter is how long a revocation job may stay running before
 	// another worker takes it over, as after a crash of the node that ran
-	// it (default 5 min; must exceed AttemptTimeout). Taking over a job
+	// it (default 5 min; at least AttemptTimeout + 10 s, the time River
+	// gives a job before it gives up on it). Taking over a job
 	// that is in fact still running is safe: the revocation's state
 	// changes are compare-and-set and connectors are idempotent.
 	RescueAfter time.Duration
+}
+
+// jobTimeoutSlack is how much longer than an attempt River lets a job run
+// (its JobTimeout) before it gives up on it.
+const jobTimeoutSlack = 10 * time.Second
+
+// Observer is told the duration and outcome of each connector call.
+type Observer interface {
+	ObserveConnector(app, action string, d time.Duration, err error)
 }
 
 // Engine is deprov's core. It is safe for concurrent use.
@@ -60,6 +72,7 @@ type Engine struct {
 	log  *slog.Logger
 	http *http.Client
 	poll time.Duration
+	obs  Observer
 	// attemptTimeout and rescueAfter: see Options.
 	attemptTimeout, rescueAfter time.Duration
 
@@ -82,8 +95,9 @@ func New(o Options) (*Engine, error) {
 	if o.Store == nil {
 		return nil, errors.New("engine: a store is required")
 	}
-	if o.RescueAfter != 0 && o.RescueAfter <= cmp.Or(o.AttemptTimeout, 2*time.Minute) {
-		return nil, errors.New("engine: RescueAfter must be longer than AttemptTimeout")
+	if attempt := cmp.Or(o.AttemptTimeout, 2*time.Minute); o.RescueAfter != 0 && o.RescueAfter < attempt+jobTimeoutSlack {
+		// River refuses to start with a rescue shorter than its job timeout.
+		return nil, fmt.Errorf("engine: RescueAfter (%s) must be at least AttemptTimeout (%s) + %s", o.RescueAfter, attempt, jobTimeoutSlack)
 	}
 	now := o.Now
 	if now == nil {
@@ -279,3 +293,10 @@ func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler {
 	return minLevel{h: m.h.WithAttrs(a), min: m.min}
 }
 func (m minLevel) WithGroup(n string) slog.Handler { return minLevel{h: m.h.WithGroup(n), min: m.min} }
+
+// observe reports a connector call to the observer, if any.
+func (e *Engine) observe(app, action string, start time.Time, err error) {
+	if e.obs != nil {
+		e.obs.ObserveConnector(app, action, time.Since(start), err)
+	}
+}

@@ -53,7 +53,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		FetchPollInterval:    e.poll,
 		FetchCooldown:        time.Millisecond,
 		RetryPolicy:          retryPolicy{},
-		JobTimeout:           e.attemptTimeout + 10*time.Second,
+		JobTimeout:           e.attemptTimeout + jobTimeoutSlack,
 		RescueStuckJobsAfter: e.rescueAfter,
 	}
 	if e.stubbedClock {

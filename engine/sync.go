@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/deprov/deprov/account"
 	"github.com/deprov/deprov/config"
@@ -195,6 +196,8 @@ func (e *Engine) Aggregate(ctx context.Context, appID, actor string) (store.Aggr
 	}
 	var accts []account.Account
 	now := e.Now()
+	start := time.Now()
+	defer func() { e.observe(appID, "aggregate", start, err) }()
 	err = lister.ListAccounts(connector.WithWaiter(ctx, e.limiter(appID)), func(a account.Account) error {
 		a.ApplicationID, a.SeenAt = appID, now
 		a.IdentityID = idx[strings.ToLower(a.Field(corr.Account))]

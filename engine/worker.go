@@ -207,11 +207,13 @@ func (e *Engine) execute(ctx context.Context, id int64) error {
 	cctx := connector.WithRevocation(ctx, connector.Revocation{ID: r.ID, RuleID: r.RuleID, IdentityID: r.IdentityID, ApplicationID: r.ApplicationID})
 	cctx = connector.WithWaiter(cctx, e.limiter(r.ApplicationID))
 	var res connector.Result
+	start := time.Now()
 	if r.Action == account.Restore {
 		res, err = restore(cctx, conn, acct, r.Before)
 	} else {
 		res, err = connector.Perform(cctx, conn, r.Action, acct)
 	}
+	e.observe(r.ApplicationID, string(r.Action), start, err)
 	var wi *connector.WorkItemError
 	switch {
 	case errors.As(err, &wi):

@@ -50,7 +50,10 @@ within a minute the log shows the leavers disabled in the sandbox application.`,
 				return usagef("--addr %s: %v", addr, err)
 			}
 			base := "http://" + ln.Addr().String()
-			log := newLogger()
+			log, err := newLogger("text")
+			if err != nil {
+				return err
+			}
 			token := randomToken()
 			// The demo's secret reaches the config the way production secrets
 			// do: by reference to the environment, never written to disk.

@@ -48,7 +48,7 @@ their end date: on time, safely, and with an audit trail.`,
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	root.AddCommand(
 		serveCmd(g), demoCmd(g), migrateCmd(g), applyCmd(g), exportCmd(g), importCmd(g),
-		syncCmd(g), aggregateCmd(g), runCmd(g), runsCmd(g), revocationsCmd(g), auditCmd(g),
+		syncCmd(g), aggregateCmd(g), runCmd(g), runsCmd(g), revocationsCmd(g), auditCmd(g), tokensCmd(g),
 	)
 	return root
 }

@@ -3,22 +3,23 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/deprov/deprov/api"
 	"github.com/deprov/deprov/engine"
 	"github.com/deprov/deprov/identity/scimsource"
 	"github.com/deprov/deprov/store"
 )
 
 func serveCmd(g *globals) *cobra.Command {
-	var addr string
+	var addr, logFormat string
 	var rescue time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve [--addr :8080]",
@@ -35,42 +36,64 @@ func serveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return usagef("--addr %s: %v", addr, err)
 			}
-			return serve(ctx, st, ln, newLogger(), engine.Options{RescueAfter: rescue}, nil)
+			log, err := newLogger(logFormat)
+			if err != nil {
+				return err
+			}
+			return serve(ctx, st, ln, log, engine.Options{RescueAfter: rescue}, nil)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", ":8080", "address to listen on")
+	cmd.Flags().StringVar(&logFormat, "log-format", "json", "log lines as json or text")
 	cmd.Flags().DurationVar(&rescue, "rescue-after", 5*time.Minute, "how long a revocation may stay running before another worker takes it over (after a node died); more than 2m")
 	return cmd
 }
 
-func newLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+func newLogger(format string) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return nil, usagef("--log-format must be json or text, got %q", format)
+}
+
+// buildVersion is the module version the binary was built from.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
 }
 
 // serve runs the engine's workers and the HTTP server on ln until ctx ends.
 // extra, when set, adds routes (the demo's sandbox application).
 func serve(ctx context.Context, st store.Store, ln net.Listener, log *slog.Logger, o engine.Options, extra func(*http.ServeMux)) error {
-	o.Store, o.Logger = st, log
+	metrics := api.NewMetrics()
+	o.Store, o.Logger, o.Observer = st, log, metrics
 	e, err := engine.New(o)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	a, err := api.New(api.Options{
+		Engine: e, Logger: log, Version: buildVersion(), Metrics: metrics,
+		BootstrapToken: os.Getenv(api.BootstrapTokenEnv),
+	})
+	if err != nil {
+		return err
+	}
 	if err := e.Start(ctx); err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := st.ConfigVersion(r.Context()); err != nil {
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	mux.Handle("/scim/v2/", scimsource.New(scimsource.Options{Sources: e.PushSources, Sink: e, Logger: log}))
+	h := a.Handler()
+	for _, p := range []string{"/api/", "GET /openapi.json", "GET /metrics", "GET /healthz", "GET /readyz"} {
+		mux.Handle(p, h)
+	}
+	mux.Handle("/scim/v2/", a.Middleware(scimsource.New(scimsource.Options{Sources: e.PushSources, Sink: e, Logger: log})))
 	if extra != nil {
 		extra(mux)
 	}
