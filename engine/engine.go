@@ -85,6 +85,8 @@ type Engine struct {
 	// follows the same clock, so a test moves grace periods by moving it.
 	stubbedClock bool
 
+	cache configCache
+
 	jobsMu sync.Mutex
 	jobs   store.JobClient // nil until jobs are needed
 	worker *workerState    // non-nil while serving
@@ -195,7 +197,7 @@ func cmpLoc(l *time.Location) *time.Location {
 // connector returns the open connector of an application, opening it on
 // first use and again after a configuration change.
 func (e *Engine) connector(ctx context.Context, appID string) (connector.Connector, config.Application, error) {
-	cfg, ver, err := e.st.Config(ctx)
+	cfg, ver, err := e.config(ctx)
 	if err != nil {
 		return nil, config.Application{}, err
 	}

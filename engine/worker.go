@@ -163,7 +163,7 @@ func (e *Engine) execute(ctx context.Context, id int64) error {
 	if wait := r.DueAt.Sub(now); wait > time.Second {
 		return river.JobSnooze(wait)
 	}
-	cfg, _, err := e.st.Config(ctx)
+	cfg, ver, err := e.config(ctx)
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func (e *Engine) execute(ctx context.Context, id int64) error {
 		if _, ok := cfg.Application(r.ApplicationID); !ok {
 			return e.fail(ctx, r, fmt.Sprintf("application %s was removed", r.ApplicationID), r.Attempts)
 		}
-	} else if reason, stop, err := e.stillWanted(ctx, cfg, r); err != nil {
+	} else if reason, stop, err := e.stillWanted(ctx, cfg, ver, r); err != nil {
 		return err
 	} else if stop {
 		if err := e.cancel(ctx, r, reason, "worker", true); err != nil && !errors.Is(err, store.ErrConflict) {
@@ -285,7 +285,7 @@ func (e *Engine) wait(ctx context.Context, r store.Revocation, wi *connector.Wor
 
 // stillWanted re-checks a revocation against the current configuration and
 // identity; stop is true (with the reason) when it must be cancelled.
-func (e *Engine) stillWanted(ctx context.Context, cfg config.Config, r store.Revocation) (reason string, stop bool, err error) {
+func (e *Engine) stillWanted(ctx context.Context, cfg config.Config, ver int64, r store.Revocation) (reason string, stop bool, err error) {
 	rl, ok := cfg.Rule(r.RuleID)
 	if !ok {
 		return fmt.Sprintf("rule %s was removed", r.RuleID), true, nil
@@ -293,7 +293,7 @@ func (e *Engine) stillWanted(ctx context.Context, cfg config.Config, r store.Rev
 	if _, ok := cfg.Application(r.ApplicationID); !ok {
 		return fmt.Sprintf("application %s was removed", r.ApplicationID), true, nil
 	}
-	c, err := e.compileRule(ctx, cfg, rl)
+	c, err := e.compiled(cfg, ver, rl)
 	if err != nil {
 		return "", false, err
 	}
