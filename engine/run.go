@@ -303,9 +303,23 @@ func (e *Engine) Reconsider(ctx context.Context, keys []string, actor string) er
 	for _, k := range keys {
 		changed[k] = true
 	}
-	revs, err := e.st.ListRevocations(ctx, store.RevocationQuery{States: []store.RevocationState{store.Scheduled}})
-	if err != nil {
-		return err
+	pending := []store.RevocationState{store.Scheduled, store.Waiting}
+	var revs []store.Revocation
+	if len(keys) <= 50 {
+		// A push or a small sync: look up each identity's revocations.
+		for _, k := range keys {
+			rs, err := e.st.ListRevocations(ctx, store.RevocationQuery{IdentityID: k, States: pending})
+			if err != nil {
+				return err
+			}
+			revs = append(revs, rs...)
+		}
+	} else {
+		rs, err := e.st.ListRevocations(ctx, store.RevocationQuery{States: pending})
+		if err != nil {
+			return err
+		}
+		revs = rs
 	}
 	byRule := map[string][]string{}
 	for _, r := range revs {
