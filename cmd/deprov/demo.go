@@ -121,6 +121,7 @@ within a minute the log shows the leavers disabled in the sandbox application.`,
 			fmt.Fprintf(out, `
 deprov demo is running.
   directory     %[1]s  (database deprov.db, config deprov.yaml, HR feed hr.csv)
+  console       %[2]s/  (sign in with the first admin token, shown once in the log above)
   sandbox app   %[2]s/sandbox/scim/v2  (accounts: %[2]s/sandbox)
   rules         "leavers" disables terminated staff and staff past their end date, every 20 s;
                 "inactive" removes group memberships of inactive staff after a 3-day grace period.

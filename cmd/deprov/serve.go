@@ -16,6 +16,7 @@ import (
 	"github.com/deprov/deprov/engine"
 	"github.com/deprov/deprov/identity/scimsource"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/web"
 )
 
 func serveCmd(g *globals) *cobra.Command {
@@ -85,6 +86,10 @@ func serve(ctx context.Context, st store.Store, ln net.Listener, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	console, err := web.New(web.Options{API: a, Engine: e, Logger: log})
+	if err != nil {
+		return err
+	}
 	if err := e.Start(ctx); err != nil {
 		return err
 	}
@@ -94,6 +99,7 @@ func serve(ctx context.Context, st store.Store, ln net.Listener, log *slog.Logge
 		mux.Handle(p, h)
 	}
 	mux.Handle("/scim/v2/", a.Middleware(scimsource.New(scimsource.Options{Sources: e.PushSources, Sink: e, Logger: log})))
+	mux.Handle("/", console.Handler())
 	if extra != nil {
 		extra(mux)
 	}
