@@ -52,7 +52,7 @@ type Application struct {
 	Action string `yaml:"action,omitempty" json:"action,omitempty"`
 	// RateLimit is requests per second to this target; 0 means no limit.
 	RateLimit float64 `yaml:"rateLimit,omitempty" json:"rateLimit,omitempty"`
-	// MaxAttempts is how often a revocation is tried before it fails (default 5).
+	// MaxAttempts is how often a revocation is tried before it fails (default 8).
 	MaxAttempts int `yaml:"maxAttempts,omitempty" json:"maxAttempts,omitempty"`
 }
 

@@ -128,7 +128,7 @@ func validateApplication(ps *problems, p string, a Application) {
 		ps.add(p+".rateLimit", "must be 0 (no limit) or more, got %v", a.RateLimit)
 	}
 	if a.MaxAttempts < 0 || a.MaxAttempts > 100 {
-		ps.add(p+".maxAttempts", "must be between 1 and 100 (0 means the default 5), got %d", a.MaxAttempts)
+		ps.add(p+".maxAttempts", "must be between 1 and 100 (0 means the default 8), got %d", a.MaxAttempts)
 	}
 }
 

@@ -21,7 +21,7 @@ import (
 
 func serveCmd(g *globals) *cobra.Command {
 	var addr, logFormat string
-	var rescue time.Duration
+	var rescue, attempt time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve [--addr :8080]",
 		Short: "Run the scheduler, the revocation workers and the HTTP endpoints",
@@ -41,12 +41,13 @@ func serveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return serve(ctx, st, ln, log, engine.Options{RescueAfter: rescue}, nil)
+			return serve(ctx, st, ln, log, engine.Options{RescueAfter: rescue, AttemptTimeout: attempt}, nil)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", ":8080", "address to listen on")
 	cmd.Flags().StringVar(&logFormat, "log-format", "json", "log lines as json or text")
-	cmd.Flags().DurationVar(&rescue, "rescue-after", 5*time.Minute, "how long a revocation may stay running before another worker takes it over (after a node died); more than 2m")
+	cmd.Flags().DurationVar(&attempt, "attempt-timeout", 2*time.Minute, "how long one attempt of a revocation may take")
+	cmd.Flags().DurationVar(&rescue, "rescue-after", 5*time.Minute, "how long a revocation may stay running before another worker takes it over (after a node died); at least the attempt timeout + 10s")
 	return cmd
 }
 

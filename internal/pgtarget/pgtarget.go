@@ -43,6 +43,7 @@ type cluster struct {
 	dir   string // temp dir holding data, socket and log
 	bin   string // directory of initdb and pg_ctl
 	port  int
+	opts  string        // the server options pg_ctl started it with, for Restart
 	admin *pgxpool.Pool // on the postgres database, for CREATE/DROP DATABASE
 
 	mu        sync.Mutex
@@ -261,6 +262,7 @@ func start(bin string) (_ *cluster, err error) {
 		}, " ")
 		out, err := c.run("pg_ctl", "start", "-D", data, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "-o", opts)
 		if err == nil {
+			c.opts = opts
 			break
 		}
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
@@ -282,6 +284,30 @@ func start(bin string) (_ *cluster, err error) {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	return c, nil
+}
+
+// Restart stops the binary's cluster as an operator's restart does (a fast
+// shutdown: every client is disconnected and open transactions abort),
+// keeps it down for down, and starts it again on the same port with the
+// same data. Every database survives; no connection does. Tests that
+// restart must not run beside tests that cannot take it.
+func Restart(t testing.TB, down time.Duration) {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	c := running
+	if c == nil {
+		t.Fatal("pgtarget: Restart without a running cluster (call Start first)")
+	}
+	data := filepath.Join(c.dir, "data")
+	if out, err := c.run("pg_ctl", "stop", "-D", data, "-m", "fast", "-w", "-t", "60"); err != nil {
+		t.Fatalf("pgtarget: pg_ctl stop: %v\n%s", err, out)
+	}
+	time.Sleep(down)
+	if out, err := c.run("pg_ctl", "start", "-D", data, "-l", filepath.Join(c.dir, "log"), "-w", "-t", "60", "-o", c.opts); err != nil {
+		log, _ := os.ReadFile(filepath.Join(c.dir, "log"))
+		t.Fatalf("pgtarget: pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
 }
 
 // stop stops the server (without waiting for clients: tests are over) and
