@@ -87,6 +87,8 @@ type Engine struct {
 
 	cache configCache
 
+	enqueueMu sync.Mutex
+
 	jobsMu sync.Mutex
 	jobs   store.JobClient // nil until jobs are needed
 	worker *workerState    // non-nil while serving

@@ -21,6 +21,12 @@ import (
 // revocation row is the truth; the job only says "look at it when due".
 type RevocationArgs struct {
 	RevocationID int64 `json:"revocationId"`
+	// Queued is when the job was queued (Unix µs, wall clock). It makes a
+	// retried revocation's job a new job, whatever River has not yet
+	// recorded of the old one's end. Two live jobs for one revocation (a
+	// crash between queueing and marking it queued) are harmless: the
+	// revocation's state changes are compare-and-set.
+	Queued int64 `json:"queued,omitempty"`
 }
 
 // Kind names the job type.
@@ -70,6 +76,10 @@ func (e *Engine) Enqueue(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// One pass at a time in this process, so that a run's own pass and the
+	// periodic one do not queue the same revocation twice.
+	e.enqueueMu.Lock()
+	defer e.enqueueMu.Unlock()
 	for {
 		revs, err := e.st.ListRevocations(ctx, store.RevocationQuery{States: []store.RevocationState{store.Scheduled}, Unqueued: true, Limit: 500})
 		if err != nil || len(revs) == 0 {
@@ -77,7 +87,7 @@ func (e *Engine) Enqueue(ctx context.Context) error {
 		}
 		params := make([]river.InsertManyParams, len(revs))
 		ids := make([]int64, len(revs))
-		now := e.Now()
+		now, wall := e.Now(), time.Now().UnixMicro()
 		for i, r := range revs {
 			opts := &river.InsertOpts{Queue: queueFor(r.RuleID), MaxAttempts: 100, UniqueOpts: uniqueOpts}
 			if r.DueAt.After(now) {
@@ -85,27 +95,14 @@ func (e *Engine) Enqueue(ctx context.Context) error {
 				// due now is available to workers at once.
 				opts.ScheduledAt = r.DueAt
 			}
-			params[i] = river.InsertManyParams{Args: RevocationArgs{RevocationID: r.ID}, InsertOpts: opts}
+			params[i] = river.InsertManyParams{Args: RevocationArgs{RevocationID: r.ID, Queued: wall}, InsertOpts: opts}
 			ids[i] = r.ID
 		}
-		results, err := jobs.InsertMany(ctx, params)
-		if err != nil {
+		if _, err := jobs.InsertMany(ctx, params); err != nil {
 			return fmt.Errorf("queue revocations: %w", err)
 		}
-		// A job skipped as a duplicate belongs to an earlier attempt that
-		// River has not recorded as finished yet: leave the revocation
-		// unqueued, and the next pass of the serving engine queues it.
-		queued := ids[:0:0]
-		for i, res := range results {
-			if !res.UniqueSkippedAsDuplicate {
-				queued = append(queued, ids[i])
-			}
-		}
-		if err := e.st.MarkQueued(ctx, queued); err != nil {
+		if err := e.st.MarkQueued(ctx, ids); err != nil {
 			return err
-		}
-		if len(queued) < len(ids) {
-			return nil
 		}
 	}
 }
@@ -143,14 +140,14 @@ func (w *revocationWorker) Timeout(*river.Job[RevocationArgs]) time.Duration {
 }
 
 func (w *revocationWorker) Work(ctx context.Context, job *river.Job[RevocationArgs]) error {
-	return w.e.execute(ctx, job.Args.RevocationID)
+	return w.e.execute(ctx, job.Args.RevocationID, job.Attempt)
 }
 
 // execute carries out one revocation. It re-checks everything at the time
 // of action: the revocation must still be scheduled, its rule must still
 // exist and match the identity, and the application must not be excluded.
 // The returned error makes River retry; river.JobCancel stops it.
-func (e *Engine) execute(ctx context.Context, id int64) error {
+func (e *Engine) execute(ctx context.Context, id int64, jobAttempt int) error {
 	r, err := e.st.Revocation(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return river.JobCancel(fmt.Errorf("revocation %d: %w", id, err))
@@ -160,6 +157,12 @@ func (e *Engine) execute(ctx context.Context, id int64) error {
 	}
 	if r.State != store.Scheduled && r.State != store.Running {
 		return nil // cancelled, done or waiting for a person: nothing to do
+	}
+	if r.State == store.Running && jobAttempt <= 1 {
+		// Another job is carrying it out right now. Only a job River runs
+		// again (a rescue after a node died mid-attempt) takes over a
+		// running revocation.
+		return nil
 	}
 	now := e.Now()
 	if wait := r.DueAt.Sub(now); wait > time.Second {
@@ -199,7 +202,7 @@ func (e *Engine) execute(ctx context.Context, id int64) error {
 		u.Before = &before
 	}
 	ev := e.revocationEvent(r, "worker", "revocation.running", fmt.Sprintf("%s of %s in %s started (attempt %d)", r.Action, r.UserName, r.ApplicationID, attempts))
-	r, err = e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Scheduled, store.Running}, u, ev)
+	r, err = e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{r.State}, u, ev)
 	if errors.Is(err, store.ErrConflict) {
 		return nil // cancelled meanwhile
 	}
