@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/deprov/deprov/account"
 	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 // ReplaceAccounts upserts an application's aggregated accounts and marks the
@@ -43,37 +42,18 @@ func (s *Store) ReplaceAccounts(ctx context.Context, appID string, accts []accou
 			return err
 		}
 		for _, a := range accts {
-			switch {
-			case a.ApplicationID == "":
-				a.ApplicationID = appID
-			case a.ApplicationID != appID:
-				return fmt.Errorf("account %s: belongs to application %q", a.NativeID, a.ApplicationID)
-			}
-			if a.NativeID == "" {
-				return fmt.Errorf("account %q: empty native id", a.UserName)
-			}
-			ents, err := entitlementsJSON(a.Entitlements)
+			row, err := records.NewAccountRow(appID, a, now)
 			if err != nil {
-				return fmt.Errorf("account %s: %w", a.NativeID, err)
+				return err
 			}
-			attrs, err := attributesJSON(a.Attributes)
-			if err != nil {
-				return fmt.Errorf("account %s: %w", a.NativeID, err)
-			}
-			seen := keptTime(a.SeenAt, now)
 			b.Queue(`INSERT INTO accounts (application_id, native_id, user_name, email, state, entitlements,
 				attributes, identity_id, seen_at, sweep) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
 				ON CONFLICT (application_id, native_id) DO UPDATE SET user_name = excluded.user_name,
 				email = excluded.email, state = excluded.state, entitlements = excluded.entitlements,
 				attributes = excluded.attributes, identity_id = excluded.identity_id, seen_at = excluded.seen_at,
-				sweep = excluded.sweep`, appID, a.NativeID, a.UserName, a.Email, string(a.State), ents, attrs,
-				nullString(a.IdentityID), seen, sweep)
-			res.Accounts++
-			if a.IdentityID != "" {
-				res.Correlated++
-			} else {
-				res.Uncorrelated++
-			}
+				sweep = excluded.sweep`, appID, row.NativeID, row.UserName, row.Email, string(row.State), row.Ents,
+				row.Attrs, records.NullString(row.IdentityID), row.SeenAt, sweep)
+			records.TallyAccount(&res, row)
 			if b.Len() >= syncBatch {
 				if err := flush(); err != nil {
 					return err
@@ -89,30 +69,12 @@ func (s *Store) ReplaceAccounts(ctx context.Context, appID string, accts []accou
 			return fmt.Errorf("mark unlisted accounts deleted: %w", err)
 		}
 		res.Removed = int(tag.RowsAffected())
-		return s.appendEvents(ctx, tx, withDetail(ev, map[string]any{
-			"accounts": res.Accounts, "correlated": res.Correlated, "uncorrelated": res.Uncorrelated,
-			"removed": res.Removed,
-		}))
+		return s.appendEvents(ctx, tx, records.WithAggregateCounts(ev, res))
 	})
 	if err != nil {
 		return store.AggregateResult{}, err
 	}
 	return res, nil
-}
-
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func entitlementsJSON(es []account.Entitlement) (string, error) {
-	if len(es) == 0 {
-		return "[]", nil
-	}
-	b, err := json.Marshal(es)
-	return string(b), err
 }
 
 const accountColumns = `application_id, native_id, user_name, email, state, entitlements, attributes, identity_id, seen_at`
@@ -130,14 +92,8 @@ func scanAccount(sc scanner) (account.Account, error) {
 	if identityID != nil {
 		a.IdentityID = *identityID
 	}
-	if ents != "" && ents != "[]" {
-		if err := json.Unmarshal([]byte(ents), &a.Entitlements); err != nil {
-			return a, fmt.Errorf("account %s/%s: entitlements: %w", a.ApplicationID, a.NativeID, err)
-		}
-	}
-	var err error
-	if a.Attributes, err = parseAttributes(attrs); err != nil {
-		return a, fmt.Errorf("account %s/%s: %w", a.ApplicationID, a.NativeID, err)
+	if err := records.DecodeAccount(&a, ents, attrs); err != nil {
+		return a, err
 	}
 	a.SeenAt = timeOf(seen)
 	return a, nil
@@ -166,9 +122,7 @@ func (s *Store) ListAccounts(ctx context.Context, q store.AccountQuery) ([]accou
 		w.add("(application_id, native_id) > (?, ?)", app, native)
 	}
 	if q.IdentityIDs != nil {
-		ids := slices.Clone(q.IdentityIDs)
-		slices.Sort(ids)
-		w.add("identity_id = ANY(?)", slices.Compact(ids))
+		w.add("identity_id = ANY(?)", records.Distinct(q.IdentityIDs))
 	}
 	query := `SELECT ` + accountColumns + ` FROM accounts` + w.sql() + " ORDER BY application_id, native_id"
 	if q.Limit > 0 {
@@ -184,7 +138,7 @@ func (s *Store) ListAccounts(ctx context.Context, q store.AccountQuery) ([]accou
 // CorrelateAccount links (or, with identityID "", unlinks) an account.
 func (s *Store) CorrelateAccount(ctx context.Context, appID, nativeID, identityID string) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE accounts SET identity_id = $1 WHERE application_id = $2 AND native_id = $3`,
-		nullString(identityID), appID, nativeID)
+		records.NullString(identityID), appID, nativeID)
 	if err != nil {
 		return fmt.Errorf("correlate account %s/%s: %w", appID, nativeID, err)
 	}

@@ -2,16 +2,14 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 // AppendAudit appends events that go with no other change.
@@ -34,25 +32,17 @@ func (s *Store) appendEvents(ctx context.Context, tx pgx.Tx, evs ...audit.Event)
 	if len(evs) == 0 {
 		return nil
 	}
-	// Marshal every Detail before taking the lock: audit.Seal panics on a
-	// Detail that does not marshal, and the stored JSON is what the hash
-	// covers.
-	details := make([]any, len(evs))
-	for i, ev := range evs {
-		if len(ev.Detail) > 0 {
-			b, err := json.Marshal(ev.Detail)
-			if err != nil {
-				return fmt.Errorf("audit event %s: detail: %w", ev.Action, err)
-			}
-			details[i] = string(b)
-		}
+	// Marshal every Detail before taking the lock.
+	details, err := records.EventDetails(evs)
+	if err != nil {
+		return err
 	}
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClass, lockAudit); err != nil {
 		return fmt.Errorf("lock audit chain: %w", err)
 	}
 	var prev *audit.Event
 	var last audit.Event
-	err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&last.Seq, &last.Hash)
+	err = tx.QueryRow(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&last.Seq, &last.Hash)
 	switch {
 	case err == nil:
 		prev = &last
@@ -60,15 +50,9 @@ func (s *Store) appendEvents(ctx context.Context, tx pgx.Tx, evs ...audit.Event)
 		return fmt.Errorf("read chain head: %w", err)
 	}
 	rows := make([][]any, len(evs))
-	for i, ev := range evs {
-		if ev.Time.IsZero() {
-			ev.Time = s.clock()
-		}
-		audit.Seal(&ev, prev)
+	for i, ev := range records.SealEvents(evs, prev, s.clock) {
 		rows[i] = []any{ev.Seq, ev.Time, ev.Actor, ev.Action, ev.RuleID, ev.RunID, ev.RevocationID, ev.IdentityID,
 			ev.ApplicationID, ev.Message, details[i], ev.PrevHash, ev.Hash}
-		sealed := ev
-		prev = &sealed
 	}
 	if len(rows) == 1 {
 		_, err = tx.Exec(ctx, `INSERT INTO audit (seq, time, actor, action, rule_id, run_id, revocation_id,
@@ -83,15 +67,6 @@ func (s *Store) appendEvents(ctx context.Context, tx pgx.Tx, evs ...audit.Event)
 		return fmt.Errorf("audit events: %w", err)
 	}
 	return nil
-}
-
-// withDetail returns ev with kv added to a copy of its Detail.
-func withDetail(ev audit.Event, kv map[string]any) audit.Event {
-	d := make(map[string]any, len(ev.Detail)+len(kv))
-	maps.Copy(d, ev.Detail)
-	maps.Copy(d, kv)
-	ev.Detail = d
-	return ev
 }
 
 // ListAudit returns events in chain order.
@@ -111,10 +86,10 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]audit.Even
 		w.add("starts_with(action, ?)", q.Action)
 	}
 	if !q.From.IsZero() {
-		w.add("time >= ?", ceilMicro(q.From))
+		w.add("time >= ?", records.CeilMicro(q.From))
 	}
 	if !q.To.IsZero() {
-		w.add("time < ?", ceilMicro(q.To))
+		w.add("time < ?", records.CeilMicro(q.To))
 	}
 	if q.AfterSeq != 0 {
 		w.add("seq > ?", q.AfterSeq)
@@ -139,19 +114,8 @@ func scanEvent(sc scanner) (audit.Event, error) {
 		return e, err
 	}
 	e.Time = e.Time.UTC()
-	if detail != nil && *detail != "" {
-		if err := json.Unmarshal([]byte(*detail), &e.Detail); err != nil {
-			return e, fmt.Errorf("event %d: detail: %w", e.Seq, err)
-		}
+	if detail != nil {
+		return e, records.DecodeDetail(&e, *detail)
 	}
 	return e, nil
-}
-
-// ceilMicro rounds t up to the precision times are kept at, so that
-// comparing kept times with it is comparing them with t.
-func ceilMicro(t time.Time) time.Time {
-	if c := t.Truncate(time.Microsecond); !c.Equal(t) {
-		return c.Add(time.Microsecond)
-	}
-	return t
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/deprov/deprov/audit"
-	"github.com/deprov/deprov/identity"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 // HoldSync keeps a delivery the feed guard stopped and appends ev, with the
@@ -19,36 +18,18 @@ import (
 // zero State is pending, a zero CreatedAt the store's clock and a zero Rows
 // the number of identities.
 func (s *Store) HoldSync(ctx context.Context, h *store.HeldSync, ev audit.Event) error {
-	if h == nil {
-		return errors.New("hold sync: no delivery")
+	held, ids, err := records.NewHeldSync(h, s.clock())
+	if err != nil {
+		return err
 	}
-	held := *h
-	if held.State == "" {
-		held.State = store.HeldPending
-	}
-	if held.State != store.HeldPending {
-		return fmt.Errorf("hold sync of %s: state %s, want pending", held.SourceID, held.State)
-	}
-	held.CreatedAt = keptTime(held.CreatedAt, s.clock())
-	held.ResolvedAt = keptTime(held.ResolvedAt, time.Time{})
-	if held.Rows == 0 {
-		held.Rows = len(held.Identities)
-	}
-	ids := []byte("[]")
-	if len(held.Identities) > 0 {
-		var err error
-		if ids, err = json.Marshal(held.Identities); err != nil {
-			return fmt.Errorf("hold sync of %s: identities: %w", held.SourceID, err)
-		}
-	}
-	err := s.write(ctx, "hold sync of "+held.SourceID, func(tx pgx.Tx) error {
+	err = s.write(ctx, "hold sync of "+held.SourceID, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO held_syncs (source_id, state, reason, created_at, resolved_at,
 			resolved_by, row_count, identities) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) RETURNING id`, held.SourceID,
 			string(held.State), held.Reason, held.CreatedAt, timeArg(held.ResolvedAt), held.ResolvedBy, held.Rows,
-			string(ids)).Scan(&held.ID); err != nil {
+			ids).Scan(&held.ID); err != nil {
 			return err
 		}
-		return s.appendEvents(ctx, tx, withDetail(ev, map[string]any{"heldSyncId": held.ID}))
+		return s.appendEvents(ctx, tx, records.HeldSyncEvent(ev, held.ID))
 	})
 	if err != nil {
 		return err
@@ -84,12 +65,8 @@ func readHeldSync(ctx context.Context, q db, id int64, lock string) (store.HeldS
 	if err != nil {
 		return store.HeldSync{}, fmt.Errorf("read held sync %d: %w", id, err)
 	}
-	if ids != "" && ids != "[]" {
-		var out []identity.Identity
-		if err := json.Unmarshal([]byte(ids), &out); err != nil {
-			return store.HeldSync{}, fmt.Errorf("read held sync %d: identities: %w", id, err)
-		}
-		h.Identities = out
+	if err := records.DecodeHeldIdentities(&h, ids); err != nil {
+		return store.HeldSync{}, fmt.Errorf("read held sync %d: %w", id, err)
 	}
 	return h, nil
 }
@@ -124,8 +101,8 @@ func (s *Store) ListHeldSyncs(ctx context.Context, q store.HeldSyncQuery) ([]sto
 // rejected, records by whom and when (the store's clock), appends ev and
 // returns the delivery with its identities, for the caller to apply.
 func (s *Store) ResolveHeldSync(ctx context.Context, id int64, to store.HeldSyncState, by string, ev audit.Event) (store.HeldSync, error) {
-	if to != store.HeldApproved && to != store.HeldRejected {
-		return store.HeldSync{}, fmt.Errorf("resolve held sync %d: to %q, want approved or rejected", id, to)
+	if err := records.CheckResolveTo(id, to); err != nil {
+		return store.HeldSync{}, err
 	}
 	var out store.HeldSync
 	err := s.write(ctx, fmt.Sprintf("resolve held sync %d", id), func(tx pgx.Tx) error {
@@ -133,10 +110,9 @@ func (s *Store) ResolveHeldSync(ctx context.Context, id int64, to store.HeldSync
 		if err != nil {
 			return err
 		}
-		if h.State != store.HeldPending {
-			return fmt.Errorf("held sync %d is %s, not pending: %w", id, h.State, store.ErrConflict)
+		if err := records.ResolveHeld(&h, to, by, s.clock()); err != nil {
+			return err
 		}
-		h.State, h.ResolvedAt, h.ResolvedBy = to, s.clock(), by
 		if _, err := tx.Exec(ctx, `UPDATE held_syncs SET state = $1, resolved_at = $2, resolved_by = $3 WHERE id = $4`,
 			string(h.State), h.ResolvedAt, h.ResolvedBy, id); err != nil {
 			return err

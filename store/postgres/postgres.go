@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 var (
@@ -212,20 +213,20 @@ func timeArg(t time.Time) any {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
+// bindArg is v as an argument, a time as timeArg keeps it.
+func bindArg(v any) any {
+	if t, ok := v.(time.Time); ok {
+		return timeArg(t)
+	}
+	return v
+}
+
 // timeOf reads a nullable timestamptz as the store gives times back.
 func timeOf(t *time.Time) time.Time {
 	if t == nil {
 		return time.Time{}
 	}
 	return t.UTC()
-}
-
-// keptTime is t as the store keeps it, or def when t is zero.
-func keptTime(t, def time.Time) time.Time {
-	if t.IsZero() {
-		return def
-	}
-	return t.UTC().Truncate(time.Microsecond)
 }
 
 // where builds a WHERE clause with numbered parameters.
@@ -255,27 +256,8 @@ func (w *where) sql() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-func joinStates[T ~string](states []T) string {
-	if len(states) == 0 {
-		return "(none)"
-	}
-	ss := make([]string, len(states))
-	for i, st := range states {
-		ss[i] = string(st)
-	}
-	return strings.Join(ss, " or ")
-}
-
-func stateStrings[T ~string](states []T) []string {
-	out := make([]string, len(states))
-	for i, st := range states {
-		out[i] = string(st)
-	}
-	return out
-}
-
 // scanner is a pgx.Row or pgx.Rows.
-type scanner interface{ Scan(dest ...any) error }
+type scanner = records.Scanner
 
 // db is what both the pool and a transaction offer.
 type db interface {
@@ -291,13 +273,5 @@ func collect[T any](ctx context.Context, q db, scan func(scanner) (T, error), sq
 		return nil, err
 	}
 	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return records.Collect(rows, scan)
 }

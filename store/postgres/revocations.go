@@ -1,12 +1,9 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +12,7 @@ import (
 	"github.com/deprov/deprov/account"
 	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 // insertRevocations stores a run's revocations, filling in what the run
@@ -27,21 +25,9 @@ func insertRevocations(ctx context.Context, tx pgx.Tx, run store.Run, revs []sto
 	var b pgx.Batch
 	for i := range revs {
 		r := &revs[i]
-		r.RunID = run.ID
-		if r.RuleID == "" {
-			r.RuleID = run.RuleID
-		}
-		if r.State == "" {
-			r.State = store.Scheduled
-		}
-		r.CreatedAt = keptTime(r.CreatedAt, now)
-		r.UpdatedAt = keptTime(r.UpdatedAt, r.CreatedAt)
-		r.DueAt = keptTime(r.DueAt, time.Time{})
-		r.FinishedAt = keptTime(r.FinishedAt, time.Time{})
-		r.Before = keptAccount(r.Before)
-		before, err := accountJSON(r.Before)
+		before, err := records.PrepareRevocation(r, run, now)
 		if err != nil {
-			return fmt.Errorf("revocation of %s in %s: before: %w", r.AccountID, r.ApplicationID, err)
+			return err
 		}
 		b.Queue(`INSERT INTO revocations (run_id, rule_id, identity_id, user_name, application_id, account_id,
 			account_name, action, state, due_at, created_at, updated_at, finished_at, attempts, last_error, result,
@@ -57,8 +43,7 @@ func insertRevocations(ctx context.Context, tx pgx.Tx, run store.Run, revs []sto
 		r := &revs[i]
 		err := br.QueryRow().Scan(&r.ID)
 		if isUnique(err) {
-			return fmt.Errorf("%s of %s in %s for %s: already active: %w", r.Action, r.AccountID, r.ApplicationID,
-				r.IdentityID, store.ErrConflict)
+			return records.ActiveConflict(*r)
 		}
 		if err != nil {
 			return fmt.Errorf("revocation of %s in %s: %w", r.AccountID, r.ApplicationID, err)
@@ -84,12 +69,9 @@ func scanRevocation(sc scanner) (store.Revocation, error) {
 	r.Action, r.State = account.Action(action), store.RevocationState(state)
 	r.DueAt, r.CreatedAt, r.UpdatedAt, r.FinishedAt = timeOf(due), timeOf(created), timeOf(updated), timeOf(finished)
 	if before != nil {
-		r.Before = new(account.Account)
-		if err := json.Unmarshal([]byte(*before), r.Before); err != nil {
-			return r, fmt.Errorf("revocation %d: before: %w", r.ID, err)
+		if err := records.DecodeBefore(&r, *before); err != nil {
+			return r, err
 		}
-		// jsonb gives the time back as it was written: in UTC.
-		r.Before.SeenAt = keptTime(r.Before.SeenAt, time.Time{})
 	}
 	return r, nil
 }
@@ -119,7 +101,7 @@ func (s *Store) ListRevocations(ctx context.Context, q store.RevocationQuery) ([
 	}
 	var w where
 	if len(q.States) > 0 {
-		w.add("state = ANY(?)", stateStrings(q.States))
+		w.add("state = ANY(?)", records.StateStrings(q.States))
 	}
 	if q.RuleID != "" {
 		w.add("rule_id = ?", q.RuleID)
@@ -161,46 +143,21 @@ func (s *Store) UpdateRevocation(ctx context.Context, id int64, from []store.Rev
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(from, r.State) {
-			return fmt.Errorf("revocation %d is %s, not %s: %w", id, r.State, joinStates(from), store.ErrConflict)
+		if err := records.CheckRevocationState(r, from); err != nil {
+			return err
+		}
+		assigns, err := records.RevocationAssignments(u, s.clock())
+		if err != nil {
+			return err
 		}
 		var w where
-		sets := []string{"updated_at = " + w.arg(s.clock())}
-		set := func(col string, v any) { sets = append(sets, col+" = "+w.arg(v)) }
-		if u.State != "" {
-			set("state", string(u.State))
-		}
-		if u.DueAt != nil {
-			set("due_at", timeArg(*u.DueAt))
-		}
-		if u.Attempts != nil {
-			set("attempts", *u.Attempts)
-		}
-		if u.LastError != nil {
-			set("last_error", *u.LastError)
-		}
-		if u.Result != nil {
-			set("result", *u.Result)
-		}
-		if u.CancelReason != nil {
-			set("cancel_reason", *u.CancelReason)
-		}
-		if u.FinishedAt != nil {
-			set("finished_at", timeArg(*u.FinishedAt))
-		}
-		if u.Before != nil {
-			before, err := accountJSON(keptAccount(u.Before))
-			if err != nil {
-				return fmt.Errorf("before: %w", err)
-			}
-			set("before_account", before)
-		}
-		if u.Unqueue {
-			set("queued", false)
+		sets := make([]string, len(assigns))
+		for i, a := range assigns {
+			sets[i] = a.Column + " = " + w.arg(bindArg(a.Value))
 		}
 		_, err = tx.Exec(ctx, `UPDATE revocations SET `+strings.Join(sets, ", ")+` WHERE id = `+w.arg(id), w.args...)
 		if isUnique(err) {
-			return fmt.Errorf("revocation %d: the same revocation is already active: %w", id, store.ErrConflict)
+			return records.UpdateConflict(id)
 		}
 		if err != nil {
 			return err
@@ -226,12 +183,7 @@ func (s *Store) UpdateRevocation(ctx context.Context, id int64, from []store.Rev
 		if out, err = readRevocation(ctx, tx, id, ""); err != nil {
 			return err
 		}
-		ev.RevocationID = cmp.Or(ev.RevocationID, id)
-		ev.RunID = cmp.Or(ev.RunID, r.RunID)
-		ev.RuleID = cmp.Or(ev.RuleID, r.RuleID)
-		ev.IdentityID = cmp.Or(ev.IdentityID, r.IdentityID)
-		ev.ApplicationID = cmp.Or(ev.ApplicationID, r.ApplicationID)
-		return s.appendEvents(ctx, tx, ev)
+		return s.appendEvents(ctx, tx, records.RevocationEvent(ev, r))
 	})
 	if err != nil {
 		return store.Revocation{}, err
@@ -245,9 +197,7 @@ func (s *Store) MarkQueued(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	ids = slices.Clone(ids)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
+	ids = records.Distinct(ids)
 	return s.write(ctx, "mark revocations queued", func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE revocations SET queued = true WHERE id = ANY($1)`, ids)
 		if err != nil {
@@ -264,27 +214,4 @@ func (s *Store) MarkQueued(ctx context.Context, ids []int64) error {
 		}
 		return fmt.Errorf("revocation %d: %w", missing, store.ErrNotFound)
 	})
-}
-
-// keptAccount is a copy of a as the store keeps it (its time in UTC at
-// microseconds), or nil.
-func keptAccount(a *account.Account) *account.Account {
-	if a == nil {
-		return nil
-	}
-	c := *a
-	c.SeenAt = keptTime(c.SeenAt, time.Time{})
-	return &c
-}
-
-// accountJSON is the stored form of a revocation's Before: NULL for nil.
-func accountJSON(a *account.Account) (any, error) {
-	if a == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(a)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
 }

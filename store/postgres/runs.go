@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 // CreateRun stores a run, its revocations, match changes and events in one
@@ -20,33 +20,21 @@ import (
 // transaction for a deadlock and the store runs it again, RevocationEvent is
 // called again, with the new ids.
 func (s *Store) CreateRun(ctx context.Context, p store.CreateRunParams) error {
-	if p.Run == nil {
-		return errors.New("create run: no run")
-	}
 	now := s.clock()
-	run := *p.Run
-	run.StartedAt = keptTime(run.StartedAt, now)
-	run.FinishedAt = keptTime(run.FinishedAt, time.Time{})
-	run.Items = slices.Clone(run.Items)
-	for i := range run.Items {
-		run.Items[i].DueAt = keptTime(run.Items[i].DueAt, time.Time{})
+	run, err := records.NewRun(p.Run, now)
+	if err != nil {
+		return err
 	}
 	var revs []store.Revocation
-	err := s.write(ctx, "create run for rule "+run.RuleID, func(tx pgx.Tx) error {
+	err = s.write(ctx, "create run for rule "+run.RuleID, func(tx pgx.Tx) error {
 		revs = slices.Clone(p.Revocations)
-		counts, err := json.Marshal(run.Counts)
+		counts, items, err := records.RunJSON(run)
 		if err != nil {
 			return err
 		}
-		items := []byte("[]")
-		if len(run.Items) > 0 {
-			if items, err = json.Marshal(run.Items); err != nil {
-				return err
-			}
-		}
 		if err := tx.QueryRow(ctx, `INSERT INTO runs (rule_id, trigger, actor, state, started_at, finished_at,
 			counts, items, error) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING id`, run.RuleID, run.Trigger, run.Actor,
-			string(run.State), timeArg(run.StartedAt), timeArg(run.FinishedAt), string(counts), string(items),
+			string(run.State), timeArg(run.StartedAt), timeArg(run.FinishedAt), counts, items,
 			run.Error).Scan(&run.ID); err != nil {
 			return err
 		}
@@ -56,7 +44,7 @@ func (s *Store) CreateRun(ctx context.Context, p store.CreateRunParams) error {
 		if err := recordMatches(ctx, tx, run.RuleID, p.Matches, p.Unmatched); err != nil {
 			return err
 		}
-		return s.appendEvents(ctx, tx, runEvents(run, p.Events, revs, p.RevocationEvent)...)
+		return s.appendEvents(ctx, tx, records.RunEvents(run, p.Events, revs, p.RevocationEvent)...)
 	})
 	if err != nil {
 		return err
@@ -67,51 +55,15 @@ func (s *Store) CreateRun(ctx context.Context, p store.CreateRunParams) error {
 	return nil
 }
 
-// runEvents is what a run appends: events (naming the run and its rule
-// where they name none), then revEvent's event for each revocation (naming
-// the run and the revocation where it names none).
-func runEvents(run store.Run, events []audit.Event, revs []store.Revocation, revEvent func(store.Revocation) audit.Event) []audit.Event {
-	evs := slices.Clone(events)
-	for i := range evs {
-		if evs[i].RunID == 0 {
-			evs[i].RunID = run.ID
-		}
-		if evs[i].RuleID == "" {
-			evs[i].RuleID = run.RuleID
-		}
-	}
-	if revEvent != nil {
-		for _, rv := range revs {
-			ev := revEvent(rv)
-			if ev.RunID == 0 {
-				ev.RunID = run.ID
-			}
-			if ev.RevocationID == 0 {
-				ev.RevocationID = rv.ID
-			}
-			evs = append(evs, ev)
-		}
-	}
-	return evs
-}
-
 // recordMatches records first-match times (keeping those present) and
 // forgets unmatched, in key order so that concurrent runs of one rule lock
 // rows in one order.
 func recordMatches(ctx context.Context, tx pgx.Tx, ruleID string, matches map[string]time.Time, unmatched []string) error {
-	if len(matches) > 0 {
-		ids := make([]string, 0, len(matches))
-		for id, at := range matches {
-			if at.IsZero() {
-				return fmt.Errorf("match of %s: zero first-match time", id)
-			}
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		ats := make([]time.Time, len(ids))
-		for i, id := range ids {
-			ats[i] = keptTime(matches[id], time.Time{})
-		}
+	ids, ats, err := records.Matches(matches)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
 		if _, err := tx.Exec(ctx, `INSERT INTO matches (rule_id, identity_id, first_at)
 			SELECT $1, i, f FROM unnest($2::text[], $3::timestamptz[]) AS m(i, f)
 			ON CONFLICT (rule_id, identity_id) DO NOTHING`, ruleID, ids, ats); err != nil {
@@ -170,10 +122,7 @@ func scanRun(sc scanner, extra ...any) (store.Run, error) {
 	}
 	r.State = store.RunState(state)
 	r.StartedAt, r.FinishedAt = timeOf(started), timeOf(finished)
-	if err := json.Unmarshal([]byte(counts), &r.Counts); err != nil {
-		return r, fmt.Errorf("run %d: counts: %w", r.ID, err)
-	}
-	return r, nil
+	return r, records.DecodeRunCounts(&r, counts)
 }
 
 // Run returns a run with its plan items.
@@ -191,10 +140,8 @@ func readRun(ctx context.Context, q db, id int64, lock string) (store.Run, error
 	if err != nil {
 		return store.Run{}, fmt.Errorf("read run %d: %w", id, err)
 	}
-	if items != "" && items != "[]" {
-		if err := json.Unmarshal([]byte(items), &r.Items); err != nil {
-			return store.Run{}, fmt.Errorf("read run %d: items: %w", id, err)
-		}
+	if err := records.DecodeRunItems(&r, items); err != nil {
+		return store.Run{}, fmt.Errorf("read run %d: %w", id, err)
 	}
 	return r, nil
 }
@@ -211,11 +158,7 @@ func (s *Store) ListRuns(ctx context.Context, q store.RunQuery) ([]store.Run, er
 	if q.Before != 0 {
 		w.add("id < ?", q.Before)
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	query := `SELECT ` + runColumns + ` FROM runs` + w.sql() + ` ORDER BY id DESC LIMIT ` + w.arg(limit)
+	query := `SELECT ` + runColumns + ` FROM runs` + w.sql() + ` ORDER BY id DESC LIMIT ` + w.arg(records.RunLimit(q))
 	out, err := collect(ctx, s.pool, func(sc scanner) (store.Run, error) { return scanRun(sc) }, query, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
@@ -229,8 +172,8 @@ func lockRunIn(ctx context.Context, tx pgx.Tx, id int64, from []store.RunState) 
 	if err != nil {
 		return store.Run{}, err
 	}
-	if !slices.Contains(from, r.State) {
-		return store.Run{}, fmt.Errorf("run %d is %s, not %s: %w", id, r.State, joinStates(from), store.ErrConflict)
+	if err := records.CheckRunState(r, from); err != nil {
+		return store.Run{}, err
 	}
 	return r, nil
 }
@@ -248,14 +191,8 @@ func (s *Store) UpdateRunState(ctx context.Context, id int64, from []store.RunSt
 			return err
 		}
 		r.State = to
-		if ev.RunID == 0 {
-			ev.RunID = id
-		}
-		if ev.RuleID == "" {
-			ev.RuleID = r.RuleID
-		}
 		out = r
-		return s.appendEvents(ctx, tx, ev)
+		return s.appendEvents(ctx, tx, records.RunEvent(ev, r))
 	})
 	if err != nil {
 		return store.Run{}, err
@@ -288,7 +225,7 @@ func (s *Store) ResolveRun(ctx context.Context, p store.ResolveRunParams) (store
 			return err
 		}
 		out = r
-		return s.appendEvents(ctx, tx, runEvents(r, p.Events, revs, p.RevocationEvent)...)
+		return s.appendEvents(ctx, tx, records.RunEvents(r, p.Events, revs, p.RevocationEvent)...)
 	})
 	if err != nil {
 		return store.Run{}, err

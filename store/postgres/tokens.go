@@ -10,33 +10,28 @@ import (
 
 	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 // CreateToken stores an API token's hash and appends ev, with the token's
 // id added to its Detail. A zero CreatedAt is the store's clock; a hash
 // already stored is ErrConflict.
 func (s *Store) CreateToken(ctx context.Context, t *store.Token, ev audit.Event) error {
-	if t == nil {
-		return errors.New("create token: no token")
+	tok, err := records.NewToken(t, s.clock())
+	if err != nil {
+		return err
 	}
-	if t.Hash == "" {
-		return fmt.Errorf("create token %q: empty hash", t.Name)
-	}
-	tok := *t
-	tok.CreatedAt = keptTime(tok.CreatedAt, s.clock())
-	tok.LastUsed = keptTime(tok.LastUsed, time.Time{})
-	tok.RevokedAt = keptTime(tok.RevokedAt, time.Time{})
-	err := s.write(ctx, fmt.Sprintf("create token %q", tok.Name), func(tx pgx.Tx) error {
+	err = s.write(ctx, fmt.Sprintf("create token %q", tok.Name), func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `INSERT INTO tokens (name, role, hash, created_at, created_by, last_used, revoked_at)
 			VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING id`, tok.Name, string(tok.Role), tok.Hash, tok.CreatedAt,
 			tok.CreatedBy, timeArg(tok.LastUsed), timeArg(tok.RevokedAt)).Scan(&tok.ID)
 		if isUnique(err) {
-			return fmt.Errorf("a token with this hash exists: %w", store.ErrConflict)
+			return records.ErrTokenExists
 		}
 		if err != nil {
 			return err
 		}
-		return s.appendEvents(ctx, tx, withDetail(ev, map[string]any{"tokenId": tok.ID}))
+		return s.appendEvents(ctx, tx, records.TokenEvent(ev, tok.ID))
 	})
 	if err != nil {
 		return err
@@ -109,7 +104,7 @@ func (s *Store) RevokeToken(ctx context.Context, id int64, ev audit.Event) error
 // of order keep the latest use.
 func (s *Store) TouchToken(ctx context.Context, id int64, at time.Time) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE tokens SET last_used = greatest(last_used, $1) WHERE id = $2`,
-		keptTime(at, s.clock()), id)
+		records.KeptTime(at, s.clock()), id)
 	if err != nil {
 		return fmt.Errorf("touch token %d: %w", id, err)
 	}

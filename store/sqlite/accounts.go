@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/deprov/deprov/account"
 	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 // ReplaceAccounts upserts an application's aggregated accounts and marks the
@@ -39,37 +39,15 @@ func (s *Store) ReplaceAccounts(ctx context.Context, appID string, accts []accou
 		}
 		defer up.Close()
 		for _, a := range accts {
-			switch {
-			case a.ApplicationID == "":
-				a.ApplicationID = appID
-			case a.ApplicationID != appID:
-				return fmt.Errorf("account %s: belongs to application %q", a.NativeID, a.ApplicationID)
-			}
-			if a.NativeID == "" {
-				return fmt.Errorf("account %q: empty native id", a.UserName)
-			}
-			ents, err := entitlementsJSON(a.Entitlements)
+			row, err := records.NewAccountRow(appID, a, now)
 			if err != nil {
-				return fmt.Errorf("account %s: %w", a.NativeID, err)
+				return err
 			}
-			attrs, err := attributesJSON(a.Attributes)
-			if err != nil {
-				return fmt.Errorf("account %s: %w", a.NativeID, err)
+			if _, err := up.ExecContext(ctx, appID, row.NativeID, row.UserName, row.Email, string(row.State), row.Ents,
+				row.Attrs, records.NullString(row.IdentityID), timeArg(row.SeenAt), sweep); err != nil {
+				return fmt.Errorf("account %s: %w", row.NativeID, err)
 			}
-			seen := a.SeenAt
-			if seen.IsZero() {
-				seen = now
-			}
-			if _, err := up.ExecContext(ctx, appID, a.NativeID, a.UserName, a.Email, string(a.State), ents, attrs,
-				nullString(a.IdentityID), timeArg(seen), sweep); err != nil {
-				return fmt.Errorf("account %s: %w", a.NativeID, err)
-			}
-			res.Accounts++
-			if a.IdentityID != "" {
-				res.Correlated++
-			} else {
-				res.Uncorrelated++
-			}
+			records.TallyAccount(&res, row)
 		}
 		r, err := tx.ExecContext(ctx, `UPDATE accounts SET state = ? WHERE application_id = ? AND sweep <> ? AND state <> ?`,
 			string(account.Deleted), appID, sweep, string(account.Deleted))
@@ -81,10 +59,7 @@ func (s *Store) ReplaceAccounts(ctx context.Context, appID string, accts []accou
 			return err
 		}
 		res.Removed = int(n)
-		return s.appendEvents(ctx, tx, withDetail(ev, map[string]any{
-			"accounts": res.Accounts, "correlated": res.Correlated, "uncorrelated": res.Uncorrelated,
-			"removed": res.Removed,
-		}))
+		return s.appendEvents(ctx, tx, records.WithAggregateCounts(ev, res))
 	})
 	if err != nil {
 		return store.AggregateResult{}, err
@@ -92,24 +67,9 @@ func (s *Store) ReplaceAccounts(ctx context.Context, appID string, accts []accou
 	return res, nil
 }
 
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func entitlementsJSON(es []account.Entitlement) (string, error) {
-	if len(es) == 0 {
-		return "[]", nil
-	}
-	b, err := json.Marshal(es)
-	return string(b), err
-}
-
 const accountColumns = `application_id, native_id, user_name, email, state, entitlements, attributes, identity_id, seen_at`
 
-func scanAccount(sc interface{ Scan(...any) error }) (account.Account, error) {
+func scanAccount(sc records.Scanner) (account.Account, error) {
 	var a account.Account
 	var state, ents, attrs string
 	var identityID, seen sql.NullString
@@ -119,15 +79,10 @@ func scanAccount(sc interface{ Scan(...any) error }) (account.Account, error) {
 	}
 	a.State = account.State(state)
 	a.IdentityID = identityID.String
-	if ents != "" && ents != "[]" {
-		if err := json.Unmarshal([]byte(ents), &a.Entitlements); err != nil {
-			return a, fmt.Errorf("account %s/%s: entitlements: %w", a.ApplicationID, a.NativeID, err)
-		}
+	if err := records.DecodeAccount(&a, ents, attrs); err != nil {
+		return a, err
 	}
 	var err error
-	if a.Attributes, err = parseAttributes(attrs); err != nil {
-		return a, fmt.Errorf("account %s/%s: %w", a.ApplicationID, a.NativeID, err)
-	}
 	if a.SeenAt, err = parseTime(seen); err != nil {
 		return a, fmt.Errorf("account %s/%s: %w", a.ApplicationID, a.NativeID, err)
 	}
@@ -157,11 +112,8 @@ func (s *Store) ListAccounts(ctx context.Context, q store.AccountQuery) ([]accou
 	if q.IdentityIDs == nil {
 		return s.listAccounts(ctx, where, args, q.Limit)
 	}
-	ids := slices.Clone(q.IdentityIDs)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
 	var out []account.Account
-	for _, chunk := range chunks(ids) {
+	for _, chunk := range chunks(records.Distinct(q.IdentityIDs)) {
 		list, inArgs := in(chunk)
 		page, err := s.listAccounts(ctx, append(slices.Clone(where), "identity_id IN "+list),
 			append(slices.Clone(args), inArgs...), q.Limit)
@@ -188,20 +140,8 @@ func (s *Store) listAccounts(ctx context.Context, where []string, args []any, li
 	if limit > 0 {
 		query, args = query+" LIMIT ?", append(args, limit)
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	out, err := collect(ctx, s.db, scanAccount, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list accounts: %w", err)
-	}
-	defer rows.Close()
-	var out []account.Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list accounts: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
 	}
 	return out, nil
@@ -210,7 +150,7 @@ func (s *Store) listAccounts(ctx context.Context, where []string, args []any, li
 // CorrelateAccount links (or, with identityID "", unlinks) an account.
 func (s *Store) CorrelateAccount(ctx context.Context, appID, nativeID, identityID string) error {
 	r, err := s.db.ExecContext(ctx, `UPDATE accounts SET identity_id = ? WHERE application_id = ? AND native_id = ?`,
-		nullString(identityID), appID, nativeID)
+		records.NullString(identityID), appID, nativeID)
 	if err != nil {
 		return fmt.Errorf("correlate account %s/%s: %w", appID, nativeID, err)
 	}

@@ -3,15 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
-	"time"
 
 	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 // AppendAudit appends events that go with no other change.
@@ -40,44 +38,23 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs ...audit.Event
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("read chain head: %w", err)
 	}
+	details, err := records.EventDetails(evs)
+	if err != nil {
+		return err
+	}
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (seq, time, actor, action, rule_id, run_id, revocation_id,
 		identity_id, application_id, message, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
-	for _, ev := range evs {
-		if ev.Time.IsZero() {
-			ev.Time = s.clock()
-		}
-		// Marshal Detail before sealing: audit.Seal panics on a Detail that
-		// does not marshal, and the stored JSON is what the hash covers.
-		var detail any
-		if len(ev.Detail) > 0 {
-			b, err := json.Marshal(ev.Detail)
-			if err != nil {
-				return fmt.Errorf("audit event %s: detail: %w", ev.Action, err)
-			}
-			detail = string(b)
-		}
-		audit.Seal(&ev, prev)
+	for i, ev := range records.SealEvents(evs, prev, s.clock) {
 		if _, err := stmt.ExecContext(ctx, ev.Seq, timeArg(ev.Time), ev.Actor, ev.Action, ev.RuleID, ev.RunID,
-			ev.RevocationID, ev.IdentityID, ev.ApplicationID, ev.Message, detail, ev.PrevHash, ev.Hash); err != nil {
+			ev.RevocationID, ev.IdentityID, ev.ApplicationID, ev.Message, details[i], ev.PrevHash, ev.Hash); err != nil {
 			return fmt.Errorf("audit event %s: %w", ev.Action, err)
 		}
-		sealed := ev
-		prev = &sealed
 	}
 	return nil
-}
-
-// withDetail returns ev with kv added to a copy of its Detail.
-func withDetail(ev audit.Event, kv map[string]any) audit.Event {
-	d := make(map[string]any, len(ev.Detail)+len(kv))
-	maps.Copy(d, ev.Detail)
-	maps.Copy(d, kv)
-	ev.Detail = d
-	return ev
 }
 
 // ListAudit returns events in chain order.
@@ -99,10 +76,10 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]audit.Even
 		where, args = append(where, "substr(action, 1, length(?)) = ?"), append(args, q.Action, q.Action)
 	}
 	if !q.From.IsZero() {
-		where, args = append(where, "time >= ?"), append(args, timeArg(ceilMicro(q.From)))
+		where, args = append(where, "time >= ?"), append(args, timeArg(records.CeilMicro(q.From)))
 	}
 	if !q.To.IsZero() {
-		where, args = append(where, "time < ?"), append(args, timeArg(ceilMicro(q.To)))
+		where, args = append(where, "time < ?"), append(args, timeArg(records.CeilMicro(q.To)))
 	}
 	if q.AfterSeq != 0 {
 		where, args = append(where, "seq > ?"), append(args, q.AfterSeq)
@@ -116,40 +93,23 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]audit.Even
 	if q.Limit > 0 {
 		query, args = query+" LIMIT ?", append(args, q.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	out, err := collect(ctx, s.db, scanEvent, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list audit: %w", err)
-	}
-	defer rows.Close()
-	var out []audit.Event
-	for rows.Next() {
-		var e audit.Event
-		var t, detail sql.NullString
-		if err := rows.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.RuleID, &e.RunID, &e.RevocationID, &e.IdentityID,
-			&e.ApplicationID, &e.Message, &detail, &e.PrevHash, &e.Hash); err != nil {
-			return nil, fmt.Errorf("list audit: %w", err)
-		}
-		if e.Time, err = parseTime(t); err != nil {
-			return nil, fmt.Errorf("list audit: event %d: %w", e.Seq, err)
-		}
-		if detail.Valid && detail.String != "" {
-			if err := json.Unmarshal([]byte(detail.String), &e.Detail); err != nil {
-				return nil, fmt.Errorf("list audit: event %d: detail: %w", e.Seq, err)
-			}
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	return out, nil
 }
 
-// ceilMicro rounds t up to the precision times are kept at, so that
-// comparing kept times with it is comparing them with t.
-func ceilMicro(t time.Time) time.Time {
-	if c := t.Truncate(time.Microsecond); !c.Equal(t) {
-		return c.Add(time.Microsecond)
+func scanEvent(sc records.Scanner) (audit.Event, error) {
+	var e audit.Event
+	var t, detail sql.NullString
+	if err := sc.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.RuleID, &e.RunID, &e.RevocationID, &e.IdentityID,
+		&e.ApplicationID, &e.Message, &detail, &e.PrevHash, &e.Hash); err != nil {
+		return e, err
 	}
-	return t
+	var err error
+	if e.Time, err = parseTime(t); err != nil {
+		return e, fmt.Errorf("event %d: %w", e.Seq, err)
+	}
+	return e, records.DecodeDetail(&e, detail.String)
 }

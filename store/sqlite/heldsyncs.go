@@ -3,15 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/deprov/deprov/audit"
-	"github.com/deprov/deprov/identity"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 // HoldSync keeps a delivery the feed guard stopped and appends ev, with the
@@ -19,39 +17,21 @@ import (
 // zero State is pending, a zero CreatedAt the store's clock and a zero Rows
 // the number of identities.
 func (s *Store) HoldSync(ctx context.Context, h *store.HeldSync, ev audit.Event) error {
-	if h == nil {
-		return errors.New("hold sync: no delivery")
+	held, ids, err := records.NewHeldSync(h, s.clock())
+	if err != nil {
+		return err
 	}
-	held := *h
-	if held.State == "" {
-		held.State = store.HeldPending
-	}
-	if held.State != store.HeldPending {
-		return fmt.Errorf("hold sync of %s: state %s, want pending", held.SourceID, held.State)
-	}
-	held.CreatedAt = keptTime(held.CreatedAt, s.clock())
-	held.ResolvedAt = keptTime(held.ResolvedAt, time.Time{})
-	if held.Rows == 0 {
-		held.Rows = len(held.Identities)
-	}
-	ids := []byte("[]")
-	if len(held.Identities) > 0 {
-		var err error
-		if ids, err = json.Marshal(held.Identities); err != nil {
-			return fmt.Errorf("hold sync of %s: identities: %w", held.SourceID, err)
-		}
-	}
-	err := s.write(ctx, "hold sync of "+held.SourceID, func(tx *sql.Tx) error {
+	err = s.write(ctx, "hold sync of "+held.SourceID, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `INSERT INTO held_syncs (source_id, state, reason, created_at, resolved_at,
 			resolved_by, row_count, identities) VALUES (?,?,?,?,?,?,?,?)`, held.SourceID, string(held.State),
-			held.Reason, timeArg(held.CreatedAt), timeArg(held.ResolvedAt), held.ResolvedBy, held.Rows, string(ids))
+			held.Reason, timeArg(held.CreatedAt), timeArg(held.ResolvedAt), held.ResolvedBy, held.Rows, ids)
 		if err != nil {
 			return err
 		}
 		if held.ID, err = r.LastInsertId(); err != nil {
 			return err
 		}
-		return s.appendEvents(ctx, tx, withDetail(ev, map[string]any{"heldSyncId": held.ID}))
+		return s.appendEvents(ctx, tx, records.HeldSyncEvent(ev, held.ID))
 	})
 	if err != nil {
 		return err
@@ -62,7 +42,7 @@ func (s *Store) HoldSync(ctx context.Context, h *store.HeldSync, ev audit.Event)
 
 const heldSyncColumns = `id, source_id, state, reason, created_at, resolved_at, resolved_by, row_count`
 
-func scanHeldSync(sc interface{ Scan(...any) error }, extra ...any) (store.HeldSync, error) {
+func scanHeldSync(sc records.Scanner, extra ...any) (store.HeldSync, error) {
 	var h store.HeldSync
 	var state string
 	var created, resolved sql.NullString
@@ -90,12 +70,8 @@ func readHeldSync(ctx context.Context, db queryRower, id int64) (store.HeldSync,
 	if err != nil {
 		return store.HeldSync{}, fmt.Errorf("read held sync %d: %w", id, err)
 	}
-	if ids != "" && ids != "[]" {
-		var out []identity.Identity
-		if err := json.Unmarshal([]byte(ids), &out); err != nil {
-			return store.HeldSync{}, fmt.Errorf("read held sync %d: identities: %w", id, err)
-		}
-		h.Identities = out
+	if err := records.DecodeHeldIdentities(&h, ids); err != nil {
+		return store.HeldSync{}, fmt.Errorf("read held sync %d: %w", id, err)
 	}
 	return h, nil
 }
@@ -124,20 +100,8 @@ func (s *Store) ListHeldSyncs(ctx context.Context, q store.HeldSyncQuery) ([]sto
 	if q.Limit > 0 {
 		query, args = query+" LIMIT ?", append(args, q.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	out, err := collect(ctx, s.db, func(sc records.Scanner) (store.HeldSync, error) { return scanHeldSync(sc) }, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list held syncs: %w", err)
-	}
-	defer rows.Close()
-	var out []store.HeldSync
-	for rows.Next() {
-		h, err := scanHeldSync(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list held syncs: %w", err)
-		}
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list held syncs: %w", err)
 	}
 	return out, nil
@@ -147,8 +111,8 @@ func (s *Store) ListHeldSyncs(ctx context.Context, q store.HeldSyncQuery) ([]sto
 // rejected, records by whom and when (the store's clock), appends ev and
 // returns the delivery with its identities, for the caller to apply.
 func (s *Store) ResolveHeldSync(ctx context.Context, id int64, to store.HeldSyncState, by string, ev audit.Event) (store.HeldSync, error) {
-	if to != store.HeldApproved && to != store.HeldRejected {
-		return store.HeldSync{}, fmt.Errorf("resolve held sync %d: to %q, want approved or rejected", id, to)
+	if err := records.CheckResolveTo(id, to); err != nil {
+		return store.HeldSync{}, err
 	}
 	var out store.HeldSync
 	err := s.write(ctx, fmt.Sprintf("resolve held sync %d", id), func(tx *sql.Tx) error {
@@ -156,10 +120,9 @@ func (s *Store) ResolveHeldSync(ctx context.Context, id int64, to store.HeldSync
 		if err != nil {
 			return err
 		}
-		if h.State != store.HeldPending {
-			return fmt.Errorf("held sync %d is %s, not pending: %w", id, h.State, store.ErrConflict)
+		if err := records.ResolveHeld(&h, to, by, s.clock()); err != nil {
+			return err
 		}
-		h.State, h.ResolvedAt, h.ResolvedBy = to, s.clock(), by
 		if _, err := tx.ExecContext(ctx, `UPDATE held_syncs SET state = ?, resolved_at = ?, resolved_by = ? WHERE id = ?`,
 			string(h.State), timeArg(h.ResolvedAt), h.ResolvedBy, id); err != nil {
 			return err

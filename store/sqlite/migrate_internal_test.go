@@ -8,6 +8,7 @@ import (
 	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/identity"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 // TestMigrateBackfillsFolds: identities written before 0002 are found by
@@ -20,23 +21,23 @@ func TestMigrateBackfillsFolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ms, err := migrations()
+	ms, err := records.Migrations(migrationFS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.db.ExecContext(ctx, ms[0].sql); err != nil {
+	if _, err := s.db.ExecContext(ctx, ms[0].SQL); err != nil {
 		t.Fatal(err)
 	}
 	// A row as 0001's SyncIdentities wrote it.
 	id := identity.Identity{SourceID: "hr", ExternalID: "1", UserName: "Zoë.Ångström", Email: "z@example.com", Status: "Terminated"}
-	hash, attrs, err := contentHash(id)
+	row, err := records.NewIdentityRow(id.SourceID, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO identities (key, source_id, external_id, user_name, email,
 		display_name, status, end_date, department, manager, attributes, search, hash, created_at, updated_at)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, id.ID(), id.SourceID, id.ExternalID, id.UserName, id.Email, "",
-		id.Status, "", "", "", attrs, searchText(id), hash, timeArg(s.clock()), timeArg(s.clock())); err != nil {
+		id.Status, "", "", "", row.Attrs, row.Search, row.Hash, timeArg(s.clock()), timeArg(s.clock())); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,

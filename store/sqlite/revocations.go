@@ -1,19 +1,17 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/deprov/deprov/account"
 	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 // insertRevocations stores a run's revocations, filling in what the run
@@ -32,29 +30,16 @@ func (s *Store) insertRevocations(ctx context.Context, tx *sql.Tx, run store.Run
 	defer stmt.Close()
 	for i := range revs {
 		r := &revs[i]
-		r.RunID = run.ID
-		if r.RuleID == "" {
-			r.RuleID = run.RuleID
-		}
-		if r.State == "" {
-			r.State = store.Scheduled
-		}
-		r.CreatedAt = keptTime(r.CreatedAt, now)
-		r.UpdatedAt = keptTime(r.UpdatedAt, r.CreatedAt)
-		r.DueAt = keptTime(r.DueAt, time.Time{})
-		r.FinishedAt = keptTime(r.FinishedAt, time.Time{})
-		r.Before = keptAccount(r.Before)
-		before, err := accountJSON(r.Before)
+		before, err := records.PrepareRevocation(r, run, now)
 		if err != nil {
-			return fmt.Errorf("revocation of %s in %s: before: %w", r.AccountID, r.ApplicationID, err)
+			return err
 		}
 		res, err := stmt.ExecContext(ctx, r.RunID, r.RuleID, r.IdentityID, r.UserName, r.ApplicationID, r.AccountID,
 			r.AccountName, string(r.Action), string(r.State), timeArg(r.DueAt), timeArg(r.CreatedAt),
 			timeArg(r.UpdatedAt), timeArg(r.FinishedAt), r.Attempts, r.LastError, r.Result, r.CancelReason, r.Queued,
 			before, r.UndoOf)
 		if isUnique(err) {
-			return fmt.Errorf("%s of %s in %s for %s: already active: %w", r.Action, r.AccountID, r.ApplicationID,
-				r.IdentityID, store.ErrConflict)
+			return records.ActiveConflict(*r)
 		}
 		if err != nil {
 			return fmt.Errorf("revocation of %s in %s: %w", r.AccountID, r.ApplicationID, err)
@@ -70,7 +55,7 @@ const revocationColumns = `id, run_id, rule_id, identity_id, user_name, applicat
 	action, state, due_at, created_at, updated_at, finished_at, attempts, last_error, result, cancel_reason, queued,
 	before_account, undo_of`
 
-func scanRevocation(sc interface{ Scan(...any) error }) (store.Revocation, error) {
+func scanRevocation(sc records.Scanner) (store.Revocation, error) {
 	var r store.Revocation
 	var action, state string
 	var due, created, updated, finished, before sql.NullString
@@ -80,9 +65,8 @@ func scanRevocation(sc interface{ Scan(...any) error }) (store.Revocation, error
 		return r, err
 	}
 	if before.Valid {
-		r.Before = new(account.Account)
-		if err := json.Unmarshal([]byte(before.String), r.Before); err != nil {
-			return r, fmt.Errorf("revocation %d: before: %w", r.ID, err)
+		if err := records.DecodeBefore(&r, before.String); err != nil {
+			return r, err
 		}
 	}
 	r.Action, r.State = account.Action(action), store.RevocationState(state)
@@ -124,7 +108,7 @@ func (s *Store) ListRevocations(ctx context.Context, q store.RevocationQuery) ([
 	var where []string
 	var args []any
 	if len(q.States) > 0 {
-		list, stateArgs := in(stateStrings(q.States))
+		list, stateArgs := in(records.StateStrings(q.States))
 		where, args = append(where, "state IN "+list), append(args, stateArgs...)
 	}
 	if q.RuleID != "" {
@@ -153,31 +137,11 @@ func (s *Store) ListRevocations(ctx context.Context, q store.RevocationQuery) ([
 	if q.Limit > 0 {
 		query, args = query+" LIMIT ?", append(args, q.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	out, err := collect(ctx, s.db, scanRevocation, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list revocations: %w", err)
 	}
-	defer rows.Close()
-	var out []store.Revocation
-	for rows.Next() {
-		r, err := scanRevocation(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list revocations: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list revocations: %w", err)
-	}
 	return out, nil
-}
-
-func stateStrings(states []store.RevocationState) []string {
-	out := make([]string, len(states))
-	for i, st := range states {
-		out[i] = string(st)
-	}
-	return out
 }
 
 // UpdateRevocation applies u to a revocation in one of from, with its
@@ -191,49 +155,22 @@ func (s *Store) UpdateRevocation(ctx context.Context, id int64, from []store.Rev
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(from, r.State) {
-			return fmt.Errorf("revocation %d is %s, not %s: %w", id, r.State, joinStates(from), store.ErrConflict)
+		if err := records.CheckRevocationState(r, from); err != nil {
+			return err
 		}
-		sets := []string{"updated_at = ?"}
-		args := []any{timeArg(s.clock())}
-		set := func(col string, v any) {
-			sets, args = append(sets, col+" = ?"), append(args, v)
+		assigns, err := records.RevocationAssignments(u, s.clock())
+		if err != nil {
+			return err
 		}
-		if u.State != "" {
-			set("state", string(u.State))
-		}
-		if u.DueAt != nil {
-			set("due_at", timeArg(*u.DueAt))
-		}
-		if u.Attempts != nil {
-			set("attempts", *u.Attempts)
-		}
-		if u.LastError != nil {
-			set("last_error", *u.LastError)
-		}
-		if u.Result != nil {
-			set("result", *u.Result)
-		}
-		if u.CancelReason != nil {
-			set("cancel_reason", *u.CancelReason)
-		}
-		if u.FinishedAt != nil {
-			set("finished_at", timeArg(*u.FinishedAt))
-		}
-		if u.Before != nil {
-			before, err := accountJSON(keptAccount(u.Before))
-			if err != nil {
-				return fmt.Errorf("before: %w", err)
-			}
-			set("before_account", before)
-		}
-		if u.Unqueue {
-			set("queued", 0)
+		sets := make([]string, len(assigns))
+		args := make([]any, len(assigns), len(assigns)+1)
+		for i, a := range assigns {
+			sets[i], args[i] = a.Column+" = ?", bindArg(a.Value)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE revocations SET `+strings.Join(sets, ", ")+` WHERE id = ?`,
 			append(args, id)...)
 		if isUnique(err) {
-			return fmt.Errorf("revocation %d: the same revocation is already active: %w", id, store.ErrConflict)
+			return records.UpdateConflict(id)
 		}
 		if err != nil {
 			return err
@@ -256,12 +193,7 @@ func (s *Store) UpdateRevocation(ctx context.Context, id int64, from []store.Rev
 				return fmt.Errorf("forget match: %w", err)
 			}
 		}
-		ev.RevocationID = cmp.Or(ev.RevocationID, id)
-		ev.RunID = cmp.Or(ev.RunID, r.RunID)
-		ev.RuleID = cmp.Or(ev.RuleID, r.RuleID)
-		ev.IdentityID = cmp.Or(ev.IdentityID, r.IdentityID)
-		ev.ApplicationID = cmp.Or(ev.ApplicationID, r.ApplicationID)
-		if err := s.appendEvents(ctx, tx, ev); err != nil {
+		if err := s.appendEvents(ctx, tx, records.RevocationEvent(ev, r)); err != nil {
 			return err
 		}
 		out, err = readRevocation(ctx, tx, id)
@@ -279,9 +211,7 @@ func (s *Store) MarkQueued(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	ids = slices.Clone(ids)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
+	ids = records.Distinct(ids)
 	return s.write(ctx, "mark revocations queued", func(tx *sql.Tx) error {
 		for _, chunk := range chunks(ids) {
 			list, args := in(chunk)
@@ -299,29 +229,6 @@ func (s *Store) MarkQueued(ctx context.Context, ids []int64) error {
 		}
 		return nil
 	})
-}
-
-// keptAccount is a copy of a as the store keeps it (its time in UTC at
-// microseconds), or nil.
-func keptAccount(a *account.Account) *account.Account {
-	if a == nil {
-		return nil
-	}
-	c := *a
-	c.SeenAt = keptTime(c.SeenAt, time.Time{})
-	return &c
-}
-
-// accountJSON is the stored form of a revocation's Before: NULL for nil.
-func accountJSON(a *account.Account) (any, error) {
-	if a == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(a)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
 }
 
 // missingRevocation names the first of ids that does not exist.

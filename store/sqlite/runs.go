@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,38 +11,27 @@ import (
 
 	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 // CreateRun stores a run, its revocations, match changes and events in one
 // transaction. Events with no RunID get the new run's id (the caller cannot
 // know it), and with no RuleID the run's rule.
 func (s *Store) CreateRun(ctx context.Context, p store.CreateRunParams) error {
-	if p.Run == nil {
-		return errors.New("create run: no run")
-	}
 	now := s.clock()
-	run := *p.Run
-	run.StartedAt = keptTime(run.StartedAt, now)
-	run.FinishedAt = keptTime(run.FinishedAt, time.Time{})
-	run.Items = slices.Clone(run.Items)
-	for i := range run.Items {
-		run.Items[i].DueAt = keptTime(run.Items[i].DueAt, time.Time{})
+	run, err := records.NewRun(p.Run, now)
+	if err != nil {
+		return err
 	}
 	revs := slices.Clone(p.Revocations)
-	err := s.write(ctx, "create run for rule "+run.RuleID, func(tx *sql.Tx) error {
-		counts, err := json.Marshal(run.Counts)
+	err = s.write(ctx, "create run for rule "+run.RuleID, func(tx *sql.Tx) error {
+		counts, items, err := records.RunJSON(run)
 		if err != nil {
 			return err
 		}
-		items := []byte("[]")
-		if len(run.Items) > 0 {
-			if items, err = json.Marshal(run.Items); err != nil {
-				return err
-			}
-		}
 		r, err := tx.ExecContext(ctx, `INSERT INTO runs (rule_id, trigger, actor, state, started_at, finished_at,
 			counts, items, error) VALUES (?,?,?,?,?,?,?,?,?)`, run.RuleID, run.Trigger, run.Actor, string(run.State),
-			timeArg(run.StartedAt), timeArg(run.FinishedAt), string(counts), string(items), run.Error)
+			timeArg(run.StartedAt), timeArg(run.FinishedAt), counts, items, run.Error)
 		if err != nil {
 			return err
 		}
@@ -56,7 +44,7 @@ func (s *Store) CreateRun(ctx context.Context, p store.CreateRunParams) error {
 		if err := recordMatches(ctx, tx, run.RuleID, p.Matches, p.Unmatched); err != nil {
 			return err
 		}
-		return s.appendEvents(ctx, tx, runEvents(run, p.Events, revs, p.RevocationEvent)...)
+		return s.appendEvents(ctx, tx, records.RunEvents(run, p.Events, revs, p.RevocationEvent)...)
 	})
 	if err != nil {
 		return err
@@ -65,34 +53,6 @@ func (s *Store) CreateRun(ctx context.Context, p store.CreateRunParams) error {
 	*p.Run = run
 	copy(p.Revocations, revs)
 	return nil
-}
-
-// runEvents is what a run appends: events (naming the run and its rule
-// where they name none), then revEvent's event for each revocation (naming
-// the run and the revocation where it names none).
-func runEvents(run store.Run, events []audit.Event, revs []store.Revocation, revEvent func(store.Revocation) audit.Event) []audit.Event {
-	evs := slices.Clone(events)
-	for i := range evs {
-		if evs[i].RunID == 0 {
-			evs[i].RunID = run.ID
-		}
-		if evs[i].RuleID == "" {
-			evs[i].RuleID = run.RuleID
-		}
-	}
-	if revEvent != nil {
-		for _, rv := range revs {
-			ev := revEvent(rv)
-			if ev.RunID == 0 {
-				ev.RunID = run.ID
-			}
-			if ev.RevocationID == 0 {
-				ev.RevocationID = rv.ID
-			}
-			evs = append(evs, ev)
-		}
-	}
-	return evs
 }
 
 // ResolveRun moves a run from one of p.From to p.To and schedules its
@@ -108,8 +68,8 @@ func (s *Store) ResolveRun(ctx context.Context, p store.ResolveRunParams) (store
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(p.From, r.State) {
-			return fmt.Errorf("run %d is %s, not %s: %w", p.ID, r.State, joinStates(p.From), store.ErrConflict)
+		if err := records.CheckRunState(r, p.From); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE runs SET state = ? WHERE id = ?`, string(p.To), p.ID); err != nil {
 			return err
@@ -122,7 +82,7 @@ func (s *Store) ResolveRun(ctx context.Context, p store.ResolveRunParams) (store
 			return err
 		}
 		out = r
-		return s.appendEvents(ctx, tx, runEvents(r, p.Events, revs, p.RevocationEvent)...)
+		return s.appendEvents(ctx, tx, records.RunEvents(r, p.Events, revs, p.RevocationEvent)...)
 	})
 	if err != nil {
 		return store.Run{}, err
@@ -131,27 +91,20 @@ func (s *Store) ResolveRun(ctx context.Context, p store.ResolveRunParams) (store
 	return out, nil
 }
 
-// keptTime is t as the store keeps it, or def when t is zero.
-func keptTime(t, def time.Time) time.Time {
-	if t.IsZero() {
-		return def
-	}
-	return t.UTC().Truncate(time.Microsecond)
-}
-
 func recordMatches(ctx context.Context, tx *sql.Tx, ruleID string, matches map[string]time.Time, unmatched []string) error {
-	if len(matches) > 0 {
+	ids, ats, err := records.Matches(matches)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO matches (rule_id, identity_id, first_at) VALUES (?, ?, ?)
 			ON CONFLICT (rule_id, identity_id) DO NOTHING`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
-		for id, at := range matches {
-			if at.IsZero() {
-				return fmt.Errorf("match of %s: zero first-match time", id)
-			}
-			if _, err := stmt.ExecContext(ctx, ruleID, id, timeArg(at)); err != nil {
+		for i, id := range ids {
+			if _, err := stmt.ExecContext(ctx, ruleID, id, timeArg(ats[i])); err != nil {
 				return fmt.Errorf("match of %s: %w", id, err)
 			}
 		}
@@ -210,7 +163,7 @@ func (s *Store) readMatches(ctx context.Context, out map[string]time.Time, query
 
 const runColumns = `id, rule_id, trigger, actor, state, started_at, finished_at, counts, error`
 
-func scanRun(sc interface{ Scan(...any) error }, extra ...any) (store.Run, error) {
+func scanRun(sc records.Scanner, extra ...any) (store.Run, error) {
 	var r store.Run
 	var state, counts string
 	var started, finished sql.NullString
@@ -226,10 +179,7 @@ func scanRun(sc interface{ Scan(...any) error }, extra ...any) (store.Run, error
 	if r.FinishedAt, err = parseTime(finished); err != nil {
 		return r, fmt.Errorf("run %d: %w", r.ID, err)
 	}
-	if err := json.Unmarshal([]byte(counts), &r.Counts); err != nil {
-		return r, fmt.Errorf("run %d: counts: %w", r.ID, err)
-	}
-	return r, nil
+	return r, records.DecodeRunCounts(&r, counts)
 }
 
 // Run returns a run with its plan items.
@@ -254,10 +204,8 @@ func readRun(ctx context.Context, db queryRower, id int64) (store.Run, error) {
 	if err != nil {
 		return store.Run{}, fmt.Errorf("read run %d: %w", id, err)
 	}
-	if items != "" && items != "[]" {
-		if err := json.Unmarshal([]byte(items), &r.Items); err != nil {
-			return store.Run{}, fmt.Errorf("read run %d: items: %w", id, err)
-		}
+	if err := records.DecodeRunItems(&r, items); err != nil {
+		return store.Run{}, fmt.Errorf("read run %d: %w", id, err)
 	}
 	return r, nil
 }
@@ -279,24 +227,9 @@ func (s *Store) ListRuns(ctx context.Context, q store.RunQuery) ([]store.Run, er
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	rows, err := s.db.QueryContext(ctx, query+" ORDER BY id DESC LIMIT ?", append(args, limit)...)
+	out, err := collect(ctx, s.db, func(sc records.Scanner) (store.Run, error) { return scanRun(sc) },
+		query+" ORDER BY id DESC LIMIT ?", append(args, records.RunLimit(q))...)
 	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list runs: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	return out, nil
@@ -311,35 +244,18 @@ func (s *Store) UpdateRunState(ctx context.Context, id int64, from []store.RunSt
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(from, r.State) {
-			return fmt.Errorf("run %d is %s, not %s: %w", id, r.State, joinStates(from), store.ErrConflict)
+		if err := records.CheckRunState(r, from); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE runs SET state = ? WHERE id = ?`, string(to), id); err != nil {
 			return err
 		}
 		r.State = to
-		if ev.RunID == 0 {
-			ev.RunID = id
-		}
-		if ev.RuleID == "" {
-			ev.RuleID = r.RuleID
-		}
 		out = r
-		return s.appendEvents(ctx, tx, ev)
+		return s.appendEvents(ctx, tx, records.RunEvent(ev, r))
 	})
 	if err != nil {
 		return store.Run{}, err
 	}
 	return out, nil
-}
-
-func joinStates[T ~string](states []T) string {
-	if len(states) == 0 {
-		return "(none)"
-	}
-	ss := make([]string, len(states))
-	for i, st := range states {
-		ss[i] = string(st)
-	}
-	return strings.Join(ss, " or ")
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 var (
@@ -139,6 +140,14 @@ func timeArg(t time.Time) any {
 	return t.UTC().Format(audit.TimeFormat)
 }
 
+// bindArg is v as an argument, a time as timeArg keeps it.
+func bindArg(v any) any {
+	if t, ok := v.(time.Time); ok {
+		return timeArg(t)
+	}
+	return v
+}
+
 // parseTime reads a time written by timeArg.
 func parseTime(v sql.NullString) (time.Time, error) {
 	if !v.Valid || v.String == "" {
@@ -149,6 +158,22 @@ func parseTime(v sql.NullString) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("stored time %q: %w", v.String, err)
 	}
 	return t, nil
+}
+
+// queryer is what both the database and a transaction offer.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// collect scans every row of a query with scan. It reads every row before
+// it returns, so that no cursor stays open (see Open).
+func collect[T any](ctx context.Context, q queryer, scan func(records.Scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return records.Collect(rows, scan)
 }
 
 // maxIn bounds the ids bound in one IN list.

@@ -9,28 +9,23 @@ import (
 
 	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/store"
+	"github.com/deprov/deprov/store/internal/records"
 )
 
 // CreateToken stores an API token's hash and appends ev, with the token's
 // id added to its Detail. A zero CreatedAt is the store's clock; a hash
 // already stored is ErrConflict.
 func (s *Store) CreateToken(ctx context.Context, t *store.Token, ev audit.Event) error {
-	if t == nil {
-		return errors.New("create token: no token")
+	tok, err := records.NewToken(t, s.clock())
+	if err != nil {
+		return err
 	}
-	if t.Hash == "" {
-		return fmt.Errorf("create token %q: empty hash", t.Name)
-	}
-	tok := *t
-	tok.CreatedAt = keptTime(tok.CreatedAt, s.clock())
-	tok.LastUsed = keptTime(tok.LastUsed, time.Time{})
-	tok.RevokedAt = keptTime(tok.RevokedAt, time.Time{})
-	err := s.write(ctx, fmt.Sprintf("create token %q", tok.Name), func(tx *sql.Tx) error {
+	err = s.write(ctx, fmt.Sprintf("create token %q", tok.Name), func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `INSERT INTO tokens (name, role, hash, created_at, created_by, last_used,
 			revoked_at) VALUES (?,?,?,?,?,?,?)`, tok.Name, string(tok.Role), tok.Hash, timeArg(tok.CreatedAt),
 			tok.CreatedBy, timeArg(tok.LastUsed), timeArg(tok.RevokedAt))
 		if isUnique(err) {
-			return fmt.Errorf("a token with this hash exists: %w", store.ErrConflict)
+			return records.ErrTokenExists
 		}
 		if err != nil {
 			return err
@@ -38,7 +33,7 @@ func (s *Store) CreateToken(ctx context.Context, t *store.Token, ev audit.Event)
 		if tok.ID, err = r.LastInsertId(); err != nil {
 			return err
 		}
-		return s.appendEvents(ctx, tx, withDetail(ev, map[string]any{"tokenId": tok.ID}))
+		return s.appendEvents(ctx, tx, records.TokenEvent(ev, tok.ID))
 	})
 	if err != nil {
 		return err
@@ -49,7 +44,7 @@ func (s *Store) CreateToken(ctx context.Context, t *store.Token, ev audit.Event)
 
 const tokenColumns = `id, name, role, hash, created_at, created_by, last_used, revoked_at`
 
-func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
+func scanToken(sc records.Scanner) (store.Token, error) {
 	var t store.Token
 	var role string
 	var created, used, revoked sql.NullString
@@ -84,20 +79,8 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (store.Token, erro
 
 // ListTokens returns every token, revoked ones included, by id.
 func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY id`)
+	out, err := collect(ctx, s.db, scanToken, `SELECT `+tokenColumns+` FROM tokens ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
 	return out, nil
@@ -130,7 +113,7 @@ func (s *Store) RevokeToken(ctx context.Context, id int64, ev audit.Event) error
 // zero). The recorded time never moves back, so that nodes reporting out
 // of order keep the latest use.
 func (s *Store) TouchToken(ctx context.Context, id int64, at time.Time) error {
-	at = keptTime(at, s.clock())
+	at = records.KeptTime(at, s.clock())
 	// Kept times are fixed-width text, so max() of two is the later one.
 	r, err := s.db.ExecContext(ctx, `UPDATE tokens SET last_used = max(coalesce(last_used, ''), ?) WHERE id = ?`,
 		timeArg(at), id)
