@@ -116,11 +116,7 @@ func (a *API) registerDataRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		out := newList(page)
-		if len(page) == q.Limit {
-			last := page[len(page)-1]
-			out.Next = last.ApplicationID + "/" + last.NativeID
-		}
+		out := pageOf(page, q.Limit, func(a account.Account) string { return a.ApplicationID + "/" + a.NativeID })
 		return reply(out), nil
 	})
 
@@ -139,11 +135,7 @@ func (a *API) registerDataRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		out := newList(page)
-		if len(page) == q.Limit {
-			out.Next = strconv.FormatInt(page[len(page)-1].ID, 10)
-		}
-		return reply(out), nil
+		return reply(pageOf(page, q.Limit, func(x store.Run) string { return strconv.FormatInt(x.ID, 10) })), nil
 	})
 	register(a, store.RoleAuditor, huma.Operation{
 		OperationID: "get-run", Method: http.MethodGet, Path: "/api/v1/runs/{id}", Tags: []string{"runs"},
@@ -193,11 +185,7 @@ func (a *API) registerDataRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		out := newList(page)
-		if len(page) == q.Limit {
-			out.Next = strconv.FormatInt(page[len(page)-1].ID, 10)
-		}
-		return reply(out), nil
+		return reply(pageOf(page, q.Limit, func(x store.Revocation) string { return strconv.FormatInt(x.ID, 10) })), nil
 	})
 	register(a, store.RoleAuditor, huma.Operation{
 		OperationID: "get-revocation", Method: http.MethodGet, Path: "/api/v1/revocations/{id}", Tags: []string{"revocations"},
@@ -233,11 +221,7 @@ func (a *API) registerDataRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		out := newList(page)
-		if len(page) == q.Limit {
-			out.Next = strconv.FormatInt(page[len(page)-1].Seq, 10)
-		}
-		return reply(out), nil
+		return reply(pageOf(page, q.Limit, func(e audit.Event) string { return strconv.FormatInt(e.Seq, 10) })), nil
 	})
 
 	register(a, store.RoleAuditor, huma.Operation{

@@ -60,6 +60,16 @@ func newList[T any](items []T) list[T] {
 	return list[T]{Items: items}
 }
 
+// pageOf is a list whose Next cursor, when the page is full, names its
+// last item.
+func pageOf[T any](items []T, limit int, cursor func(T) string) list[T] {
+	out := newList(items)
+	if len(items) == limit && limit > 0 {
+		out.Next = cursor(items[len(items)-1])
+	}
+	return out
+}
+
 // body wraps a response body for huma.
 type body[T any] struct {
 	Body T
