@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/deprov/deprov/connector/ldap"
+	"github.com/deprov/deprov/internal/ldaptarget"
 	"github.com/deprov/deprov/rule"
 	"github.com/deprov/deprov/store"
 	"github.com/deprov/deprov/store/sqlite"
@@ -257,5 +259,52 @@ func TestExclusionExpires(t *testing.T) {
 	b.clock.Add(5 * 24 * time.Hour) // 2026-12-01T09:00Z
 	if it := dry(); !it.Planned() || !strings.Contains(it.Reason, "exclusion of app expired") {
 		t.Fatalf("after until: %+v, want planned, saying the exclusion expired", it)
+	}
+}
+
+// TestUndoRestoresLDAPLock: undo of a run that locked an LDAP account
+// (ppolicy pwdAccountLockedTime) in a real slapd unlocks it: the user can
+// bind again.
+func TestUndoRestoresLDAPLock(t *testing.T) {
+	t.Parallel()
+	dir := ldaptarget.Start(t)
+	bobDN := dir.AddUser(t, "bob", "bob-secret")
+	dir.AddUser(t, "alice", "alice-secret")
+	dir.AddGroup(t, "staff", bobDN)
+	b := setupWith(t, opts{csv: "1,alice,ACTIVE,,eng\n2,bob,TERMINATED,,eng\n", config: `rules:
+  - id: leavers
+    trigger: {statuses: [TERMINATED]}
+applications:
+  - id: directory
+    connector:
+      type: ldap
+      url: ` + dir.URL + `
+      bindDN: ` + ldaptarget.AdminDN + `
+      bindPassword: "` + dir.AdminPassword + `"
+      baseDN: ` + ldaptarget.PeopleDN + `
+      groupBaseDN: ` + ldaptarget.GroupsDN + `
+      disableMode: lock
+    correlation: {account: uid, identity: userName}
+`})
+	b.prepare(t, "directory")
+	b.start(t)
+	run := b.run(t, "leavers")
+	if run.Counts.Planned != 1 {
+		t.Fatalf("planned %d, want bob's lock", run.Counts.Planned)
+	}
+	b.wait(t, run.ID)
+	if dir.CanBind(t, bobDN, "bob-secret") {
+		t.Fatal("bob can still bind after the lock")
+	}
+	res, err := b.e.Undo(b.ctx, run.ID, "cli:ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.wait(t, res.Run.ID)
+	if !dir.CanBind(t, bobDN, "bob-secret") {
+		t.Fatal("bob still cannot bind after undo")
+	}
+	if groups := dir.GroupsOf(t, bobDN); len(groups) != 1 {
+		t.Fatalf("bob's groups after undo: %v, want staff", groups)
 	}
 }
