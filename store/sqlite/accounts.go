@@ -110,13 +110,16 @@ func (s *Store) ListAccounts(ctx context.Context, q store.AccountQuery) ([]accou
 		where, args = append(where, "(application_id, native_id) > (?, ?)"), append(args, app, native)
 	}
 	if q.IdentityIDs == nil {
-		return s.listAccounts(ctx, where, args, q.Limit)
+		return s.listAccounts(ctx, where, args, q.Limit, true)
 	}
 	var out []account.Account
 	for _, chunk := range chunks(records.Distinct(q.IdentityIDs)) {
 		list, inArgs := in(chunk)
+		// Unordered, so that SQLite looks the identities up by their index
+		// instead of walking the application's accounts in key order; the
+		// pages are sorted below.
 		page, err := s.listAccounts(ctx, append(slices.Clone(where), "identity_id IN "+list),
-			append(slices.Clone(args), inArgs...), q.Limit)
+			append(slices.Clone(args), inArgs...), 0, false)
 		if err != nil {
 			return nil, err
 		}
@@ -131,12 +134,14 @@ func (s *Store) ListAccounts(ctx context.Context, q store.AccountQuery) ([]accou
 	return out, nil
 }
 
-func (s *Store) listAccounts(ctx context.Context, where []string, args []any, limit int) ([]account.Account, error) {
+func (s *Store) listAccounts(ctx context.Context, where []string, args []any, limit int, ordered bool) ([]account.Account, error) {
 	query := `SELECT ` + accountColumns + ` FROM accounts`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY application_id, native_id"
+	if ordered {
+		query += " ORDER BY application_id, native_id"
+	}
 	if limit > 0 {
 		query, args = query+" LIMIT ?", append(args, limit)
 	}
