@@ -29,6 +29,9 @@ type Options struct {
 func New(o Options) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify}
+	// Up to 256 workers of a node may talk to one target at once: keep their
+	// connections instead of opening (and TLS-handshaking) one per request.
+	tr.MaxIdleConnsPerHost = 256
 	if o.CAFile != "" {
 		pool, err := CAPool(o.CAFile)
 		if err != nil {

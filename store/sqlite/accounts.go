@@ -97,7 +97,14 @@ func (s *Store) ListAccounts(ctx context.Context, q store.AccountQuery) ([]accou
 	var where []string
 	var args []any
 	if q.ApplicationID != "" {
-		where, args = append(where, "application_id = ?"), append(args, q.ApplicationID)
+		// With identities given, the unary + keeps SQLite from choosing the
+		// primary key (application, native id) over the identity index, which
+		// would walk every account of the application for each lookup.
+		col := "application_id = ?"
+		if q.IdentityIDs != nil {
+			col = "+application_id = ?"
+		}
+		where, args = append(where, col), append(args, q.ApplicationID)
 	}
 	if q.Uncorrelated {
 		where = append(where, "identity_id IS NULL")
