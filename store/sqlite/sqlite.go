@@ -52,10 +52,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	db, err := sql.Open("sqlite", path+sep+dsnParams)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
+	db := sql.OpenDB(cachingConnector{dsn: path + sep + dsnParams, d: &sqlite.Driver{}})
 	// River's SQLite driver runs several services at once; with more than one
 	// connection they fail each other with SQLITE_BUSY. One connection
 	// serialises everything in this process; never hold a rows cursor open
