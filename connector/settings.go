@@ -3,6 +3,7 @@ package connector
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -81,4 +82,21 @@ func (s Settings) Bool(key string) (b, ok bool, err error) {
 	default:
 		return false, false, fmt.Errorf("must be true or false, got %T", v)
 	}
+}
+
+// Unknown returns one error per setting not in known ("type" is always
+// allowed), sorted by key, each naming the settings there are.
+func (s Settings) Unknown(known ...string) []error {
+	var keys []string
+	for k := range s {
+		if k != "type" && !slices.Contains(known, k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	errs := make([]error, 0, len(keys))
+	for _, k := range keys {
+		errs = append(errs, fmt.Errorf("%s: unknown setting (known: %s)", k, strings.Join(known, ", ")))
+	}
+	return errs
 }

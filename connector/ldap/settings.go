@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -154,16 +153,7 @@ func parse(s connector.Settings) (Config, []error) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 
-	var unknown []string
-	for k := range s {
-		if !slices.Contains(knownKeys, k) {
-			unknown = append(unknown, k)
-		}
-	}
-	slices.Sort(unknown)
-	for _, k := range unknown {
-		bad(k, "unknown setting (known: %s)", strings.Join(knownKeys[1:], ", "))
-	}
+	errs = append(errs, s.Unknown(knownKeys[1:]...)...)
 
 	var cfg Config
 	text := func(key string) string {

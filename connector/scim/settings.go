@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -67,16 +66,7 @@ func parse(s connector.Settings) (Config, []error) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 
-	var unknown []string
-	for k := range s {
-		if !slices.Contains(knownKeys, k) {
-			unknown = append(unknown, k)
-		}
-	}
-	slices.Sort(unknown)
-	for _, k := range unknown {
-		bad(k, "unknown setting (known: %s)", strings.Join(knownKeys[1:], ", "))
-	}
+	errs = append(errs, s.Unknown(knownKeys[1:]...)...)
 
 	cfg := Config{PageSize: defaultPageSize, Timeout: defaultTimeout}
 

@@ -72,16 +72,7 @@ func parse(s connector.Settings) (Config, []error) {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	var unknown []string
-	for k := range s {
-		if !slices.Contains(knownKeys, k) {
-			unknown = append(unknown, k)
-		}
-	}
-	slices.Sort(unknown)
-	for _, k := range unknown {
-		bad(k, "unknown setting (known: %s)", strings.Join(knownKeys[1:], ", "))
-	}
+	errs = append(errs, s.Unknown(knownKeys[1:]...)...)
 
 	cfg := Config{Timeout: defaultTimeout}
 	switch v, err := s.String(keyURL); {
