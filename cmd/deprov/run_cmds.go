@@ -161,32 +161,7 @@ func runsCmd(g *globals) *cobra.Command {
 		},
 	}
 	runAction := func(use, short string, fn func(ctx context.Context, e *engine.Engine, id int64, reason string) (any, string, error)) *cobra.Command {
-		var reason string
-		c := &cobra.Command{
-			Use:   use,
-			Short: short,
-			Args:  exactArgs(1, "RUN"),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				id, err := parseID(args[0], "RUN")
-				if err != nil {
-					return err
-				}
-				return withEngine(cmd.Context(), g, nil, func(e *engine.Engine) error {
-					v, msg, err := fn(cmd.Context(), e, id, reason)
-					if err != nil {
-						return err
-					}
-					return output(cmd, g, v, func(w io.Writer) error {
-						_, err := fmt.Fprintln(w, msg)
-						return err
-					})
-				})
-			},
-		}
-		if strings.Contains(use, "--reason") {
-			c.Flags().StringVar(&reason, "reason", "", "why, for the audit")
-		}
-		return c
+		return idCommand(g, use, short, "RUN", "reason", "why, for the audit", fn)
 	}
 	approve := runAction("approve RUN", "Approve a quarantined run: schedule exactly its plan",
 		func(ctx context.Context, e *engine.Engine, id int64, _ string) (any, string, error) {
@@ -271,56 +246,17 @@ func revocationsCmd(g *globals) *cobra.Command {
 	list.Flags().StringVar(&ruleID, "rule", "", "only this rule's")
 	list.Flags().StringVar(&identityID, "identity", "", "only this identity's (source/externalId)")
 	list.Flags().Int64Var(&runID, "run", 0, "only this run's")
-	var reason string
-	cancel := &cobra.Command{
-		Use:   "cancel ID [--reason TEXT]",
-		Short: "Cancel a scheduled revocation",
-		Args:  exactArgs(1, "ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0], "ID")
-			if err != nil {
-				return err
-			}
-			return withEngine(cmd.Context(), g, nil, func(e *engine.Engine) error {
-				r, err := e.Cancel(cmd.Context(), id, reason, actor())
-				if err != nil {
-					return err
-				}
-				return output(cmd, g, r, func(w io.Writer) error {
-					_, err := fmt.Fprintf(w, "revocation %d cancelled: %s\n", r.ID, r.CancelReason)
-					return err
-				})
-			})
-		},
-	}
-	cancel.Flags().StringVar(&reason, "reason", "", "why, for the audit")
+	cancel := idCommand(g, "cancel ID [--reason TEXT]", "Cancel a scheduled revocation", "ID", "reason", "why, for the audit",
+		func(ctx context.Context, e *engine.Engine, id int64, reason string) (any, string, error) {
+			r, err := e.Cancel(ctx, id, reason, actor())
+			return r, fmt.Sprintf("revocation %d cancelled: %s", r.ID, r.CancelReason), err
+		})
 	revAction := func(use, short string, fn func(ctx context.Context, e *engine.Engine, id int64, note string) (store.Revocation, error)) *cobra.Command {
-		var note string
-		c := &cobra.Command{
-			Use:   use,
-			Short: short,
-			Args:  exactArgs(1, "ID"),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				id, err := parseID(args[0], "ID")
-				if err != nil {
-					return err
-				}
-				return withEngine(cmd.Context(), g, nil, func(e *engine.Engine) error {
-					r, err := fn(cmd.Context(), e, id, note)
-					if err != nil {
-						return err
-					}
-					return output(cmd, g, r, func(w io.Writer) error {
-						_, err := fmt.Fprintf(w, "revocation %d is %s: %s\n", r.ID, r.State, dash(cmpOr(r.LastError, r.Result)))
-						return err
-					})
-				})
-			},
-		}
-		if strings.Contains(use, "--note") {
-			c.Flags().StringVar(&note, "note", "", "what was done, or why not, for the audit")
-		}
-		return c
+		return idCommand(g, use, short, "ID", "note", "what was done, or why not, for the audit",
+			func(ctx context.Context, e *engine.Engine, id int64, note string) (any, string, error) {
+				r, err := fn(ctx, e, id, note)
+				return r, fmt.Sprintf("revocation %d is %s: %s", r.ID, r.State, dash(cmpOr(r.LastError, r.Result))), err
+			})
 	}
 	complete := revAction("complete ID [--note TEXT]", "Record that a waiting work item was carried out",
 		func(ctx context.Context, e *engine.Engine, id int64, note string) (store.Revocation, error) {
@@ -343,4 +279,36 @@ func cmpOr(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// idCommand is a command acting on one run or revocation by id: it parses
+// the id (named argName in messages), offers --textFlag when use mentions
+// it, runs fn and prints its message, or its value with -o json.
+func idCommand(g *globals, use, short, argName, textFlag, textHelp string, fn func(ctx context.Context, e *engine.Engine, id int64, text string) (any, string, error)) *cobra.Command {
+	var text string
+	c := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  exactArgs(1, argName),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0], argName)
+			if err != nil {
+				return err
+			}
+			return withEngine(cmd.Context(), g, nil, func(e *engine.Engine) error {
+				v, msg, err := fn(cmd.Context(), e, id, text)
+				if err != nil {
+					return err
+				}
+				return output(cmd, g, v, func(w io.Writer) error {
+					_, err := fmt.Fprintln(w, msg)
+					return err
+				})
+			})
+		},
+	}
+	if strings.Contains(use, "--"+textFlag) {
+		c.Flags().StringVar(&text, textFlag, "", textHelp)
+	}
+	return c
 }
