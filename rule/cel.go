@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -47,10 +48,20 @@ func CheckExpression(expr string) error {
 	return err
 }
 
+// compileMu serialises type checking. cel-go's checker shares one
+// environment between concurrent Compile calls and fills its symbol catalog
+// lazily on the first undeclared reference, while another check copies that
+// field unguarded when it enters a comprehension's scope: a data race. Rules
+// are compiled once per configuration version, so the lock costs nothing
+// that matters; evaluation of compiled programs is not serialised.
+var compileMu sync.Mutex
+
 func compile(expr string) (cel.Program, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, errors.New("empty expression")
 	}
+	compileMu.Lock()
+	defer compileMu.Unlock()
 	ast, iss := env.Compile(expr)
 	if iss.Err() != nil {
 		msgs := make([]string, 0, len(iss.Errors()))
