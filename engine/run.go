@@ -24,6 +24,12 @@ type RunOptions struct {
 	Trigger string
 	// Actor is who started it.
 	Actor string
+	// FireAt is the schedule's fire time a scheduled run is for. A rule runs
+	// once per fire time: when it already has a run for FireAt (its job was
+	// taken up again after a crash), Run stores no second one; it cancels
+	// what the rule no longer matches, queues what is due and returns the
+	// stored run.
+	FireAt time.Time
 	// Only restricts the run to these identity keys (immediate evaluation).
 	Only []string
 	// Progress, when set, is told after each batch how many identities
@@ -53,7 +59,7 @@ func (e *Engine) Run(ctx context.Context, ruleID string, o RunOptions) (store.Ru
 		return store.Run{}, err
 	}
 	now := e.Now()
-	run := store.Run{RuleID: ruleID, Trigger: cmpOr(o.Trigger, "manual"), Actor: o.Actor, StartedAt: now}
+	run := store.Run{RuleID: ruleID, Trigger: cmpOr(o.Trigger, "manual"), Actor: o.Actor, StartedAt: now, FireAt: o.FireAt}
 	p, err := e.plan(ctx, c, o.Only, now, o.Progress)
 	if err != nil {
 		return run, fmt.Errorf("run %s: %w", ruleID, err)
@@ -87,7 +93,18 @@ func (e *Engine) Run(ctx context.Context, ruleID string, o RunOptions) (store.Ru
 		return e.revocationEvent(rv, cmpOr(o.Actor, "system"), "revocation.scheduled",
 			fmt.Sprintf("%s of %s in %s scheduled, due %s", rv.Action, rv.UserName, rv.ApplicationID, rv.DueAt.Format(time.RFC3339)))
 	}
-	if err := e.st.CreateRun(ctx, params); err != nil {
+	err = e.st.CreateRun(ctx, params)
+	var exists *store.RunExistsError
+	if errors.As(err, &exists) {
+		// The fire time's run is stored: finish what its attempt may have
+		// been interrupted in, and run nothing twice.
+		e.log.Info("rule already ran for this fire time", "rule", ruleID, "run", exists.Run.ID, "fireAt", o.FireAt)
+		if err := e.cancelUnmatched(ctx, c, p.cancel, o.Actor); err != nil {
+			return exists.Run, err
+		}
+		return exists.Run, e.Enqueue(ctx)
+	}
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return run, fmt.Errorf("run %s: another run scheduled the same revocations meanwhile; run it again: %w", ruleID, err)
 		}

@@ -95,7 +95,8 @@ func TestScheduleChangesWithoutRestart(t *testing.T) {
 }
 
 // TestScheduleFires: an active schedule fires the rule through River's
-// periodic jobs, with the scheduler as the run's actor.
+// periodic jobs, with the scheduler as the run's actor and the fire time on
+// the run.
 func TestScheduleFires(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "deprov.db"), sqlite.Options{})
@@ -125,9 +126,85 @@ func TestScheduleFires(t *testing.T) {
 			if runs[0].Trigger != "schedule" || runs[0].Actor != "scheduler" {
 				t.Fatalf("run %+v, want trigger schedule by the scheduler", runs[0])
 			}
+			// The run carries the fire time it is for: a whole second,
+			// at most River's 100 ms insertion margin after its start.
+			if f := runs[0].FireAt; f.IsZero() || !f.Equal(f.Truncate(time.Second)) || runs[0].StartedAt.Before(f.Add(-100*time.Millisecond)) {
+				t.Fatalf("run started %s for fire time %s, want a whole second no later than the start", runs[0].StartedAt, f)
+			}
 			return
 		}
 		time.Sleep(50 * time.Millisecond) // polling for an event, not waiting out a duration
 	}
 	t.Fatal("the schedule did not fire within 20 s")
+}
+
+// TestScheduledRunOncePerFireTime: a scheduled job taken up again after a
+// crash (the same rule and fire time) finds the run its first attempt
+// stored: no second run, no second revocation, no second audit trail.
+func TestScheduledRunOncePerFireTime(t *testing.T) {
+	b := setup(t, "2,bob,TERMINATED,,engineering\n3,carol,TERMINATED,,finance\n", leavers("7"))
+	b.prepare(t)
+	fire := b.clock.Now().Truncate(time.Hour)
+	o := engine.RunOptions{Trigger: "schedule", Actor: "scheduler", FireAt: fire}
+	first, err := b.e.Run(b.ctx, "leavers", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Counts.Planned != 2 || !first.FireAt.Equal(fire) {
+		t.Fatalf("first run planned %d for fire time %s, want 2 for %s", first.Counts.Planned, first.FireAt, fire)
+	}
+	before := actions(t, b.st)
+
+	again, err := b.e.Run(b.ctx, "leavers", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != first.ID {
+		t.Fatalf("the same fire time ran again as run %d, want run %d back", again.ID, first.ID)
+	}
+	runs, err := b.st.ListRuns(b.ctx, store.RunQuery{RuleID: "leavers"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs, err := b.st.ListRevocations(b.ctx, store.RevocationQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || len(revs) != 2 {
+		t.Fatalf("%d runs and %d revocations, want 1 and 2", len(runs), len(revs))
+	}
+	if after := actions(t, b.st); after["run.completed"] != before["run.completed"] || after["revocation.scheduled"] != before["revocation.scheduled"] {
+		t.Fatalf("audit grew from %v to %v", before, after)
+	}
+
+	// The retried attempt still cancels what the rule no longer matches:
+	// its scope left engineering out between the two attempts (a config
+	// change reconsiders nobody; only a run does).
+	cfg, _, err := b.st.Config(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Rules[0].Scope = `user.department != "engineering"`
+	if _, err := b.e.Apply(b.ctx, cfg, "test", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.e.Run(b.ctx, "leavers", o); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, err := b.st.ListRevocations(b.ctx, store.RevocationQuery{States: []store.RevocationState{store.Cancelled}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cancelled) != 1 || cancelled[0].UserName != "bob" {
+		t.Fatalf("cancelled %+v, want bob's revocation", cancelled)
+	}
+
+	// The next fire time is a run of its own.
+	next, err := b.e.Run(b.ctx, "leavers", engine.RunOptions{Trigger: "schedule", Actor: "scheduler", FireAt: fire.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.ID == first.ID || next.ID == 0 {
+		t.Fatalf("next fire time: run %d, want a new run", next.ID)
+	}
 }

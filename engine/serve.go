@@ -193,12 +193,16 @@ func (e *Engine) syncSchedulesLocked(client interface {
 	want := map[string]periodic{}
 	for _, r := range cfg.Rules {
 		if r.Schedule != nil && r.Schedule.Active {
-			want["rule-"+r.ID] = periodic{sched: *r.Schedule, args: RuleRunArgs{RuleID: r.ID}}
+			want["rule-"+r.ID] = periodic{sched: *r.Schedule, args: func(fire time.Time) river.JobArgs {
+				return RuleRunArgs{RuleID: r.ID, FireAt: fire}
+			}}
 		}
 	}
 	for _, s := range cfg.Sources {
 		if s.Schedule != nil {
-			want["source-"+s.ID] = periodic{sched: *s.Schedule, args: SourceSyncArgs{SourceID: s.ID}}
+			want["source-"+s.ID] = periodic{sched: *s.Schedule, args: func(fire time.Time) river.JobArgs {
+				return SourceSyncArgs{SourceID: s.ID, FireAt: fire}
+			}}
 		}
 	}
 	for id, sig := range ws.schedules {
@@ -222,9 +226,11 @@ func (e *Engine) syncSchedulesLocked(client interface {
 			e.log.Error("schedule", "id", id, "error", err)
 			continue
 		}
-		args := p.args
-		_, err = client.PeriodicJobs().AddSafely(river.NewPeriodicJob(neverZero{s}, func() (river.JobArgs, *river.InsertOpts) {
-			return args, &river.InsertOpts{Queue: controlQueue, MaxAttempts: 3}
+		args, fs := p.args, &firingSchedule{s: s}
+		_, err = client.PeriodicJobs().AddSafely(river.NewPeriodicJob(fs, func() (river.JobArgs, *river.InsertOpts) {
+			fire := fs.pending()
+			return args(fire), &river.InsertOpts{Queue: controlQueue, MaxAttempts: 3, ScheduledAt: fire,
+				UniqueOpts: river.UniqueOpts{ByArgs: true}}
 		}, &river.PeriodicJobOpts{ID: id}))
 		if err != nil {
 			e.log.Error("schedule", "id", id, "error", err)
@@ -237,20 +243,38 @@ func (e *Engine) syncSchedulesLocked(client interface {
 
 type periodic struct {
 	sched config.Schedule
-	args  river.JobArgs
+	args  func(fire time.Time) river.JobArgs
 }
 
 func (p periodic) signature() string { return p.sched.Cron + "|" + p.sched.Timezone }
 
-// neverZero keeps River's periodic enqueuer from spinning on a schedule
-// that has no further fire time (a Quartz year in the past).
-type neverZero struct{ s *schedule.Schedule }
+// firingSchedule is a schedule as River's periodic enqueuer uses it. The
+// enqueuer asks for the next fire time, waits for it, calls the job's
+// constructor and only then asks for the one after, so the fire time last
+// handed out is the one the constructor builds a job for: pending tells it.
+// A schedule with no further fire time (a Quartz year in the past) answers
+// a century on, which keeps the enqueuer from spinning.
+type firingSchedule struct {
+	s    *schedule.Schedule
+	mu   sync.Mutex
+	next time.Time
+}
 
-func (n neverZero) Next(t time.Time) time.Time {
-	if next := n.s.Next(t); !next.IsZero() {
-		return next
+func (f *firingSchedule) Next(t time.Time) time.Time {
+	next := f.s.Next(t)
+	if next.IsZero() {
+		next = t.AddDate(100, 0, 0)
 	}
-	return t.AddDate(100, 0, 0)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.next = next
+	return next
+}
+
+func (f *firingSchedule) pending() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.next
 }
 
 // Wait blocks until every revocation of the run that is due by now (or is

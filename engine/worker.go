@@ -32,17 +32,25 @@ type RevocationArgs struct {
 // Kind names the job type.
 func (RevocationArgs) Kind() string { return "deprov_revocation" }
 
-// RuleRunArgs is the job a rule's schedule inserts.
+// RuleRunArgs is the job a rule's schedule inserts, one per fire time.
 type RuleRunArgs struct {
 	RuleID string `json:"ruleId"`
+	// FireAt is the fire time the job is for. The job is unique by its
+	// arguments, so no two leaders insert one fire time twice, and the run
+	// it stores carries the fire time, so that a job taken up again after a
+	// crash finds the run it already stored instead of running again.
+	FireAt time.Time `json:"fireAt,omitzero"`
 }
 
 // Kind names the job type.
 func (RuleRunArgs) Kind() string { return "deprov_rule_run" }
 
-// SourceSyncArgs is the job a source's schedule inserts.
+// SourceSyncArgs is the job a source's schedule inserts, one per fire time.
 type SourceSyncArgs struct {
 	SourceID string `json:"sourceId"`
+	// FireAt is the fire time the job is for (a sync is idempotent, so a
+	// repeated one does no harm; the fire time keeps jobs unique).
+	FireAt time.Time `json:"fireAt,omitzero"`
 }
 
 // Kind names the job type.
@@ -445,7 +453,7 @@ type ruleRunWorker struct {
 }
 
 func (w *ruleRunWorker) Work(ctx context.Context, job *river.Job[RuleRunArgs]) error {
-	_, err := w.e.Run(ctx, job.Args.RuleID, RunOptions{Trigger: "schedule", Actor: "scheduler"})
+	_, err := w.e.Run(ctx, job.Args.RuleID, RunOptions{Trigger: "schedule", Actor: "scheduler", FireAt: job.Args.FireAt})
 	if errors.Is(err, ErrInvalid) {
 		return river.JobCancel(err) // the rule was removed: nothing to retry
 	}

@@ -17,6 +17,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -34,6 +35,16 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
 )
+
+// RunExistsError is CreateRun's answer when the rule already has a run for
+// the run's fire time.
+type RunExistsError struct {
+	Run Run
+}
+
+func (e *RunExistsError) Error() string {
+	return fmt.Sprintf("rule %s already ran for fire time %s (run %d)", e.Run.RuleID, e.Run.FireAt.UTC().Format(time.RFC3339), e.Run.ID)
+}
 
 // Store is the whole persistence contract.
 type Store interface {
@@ -83,7 +94,10 @@ type Store interface {
 	// matches in p.Unmatched, and appends p.Events, atomically. It assigns
 	// Run.ID, each Revocation's ID and RunID. A revocation whose (rule,
 	// identity, application, account, action) is already scheduled or
-	// running makes the whole call fail with ErrConflict.
+	// running makes the whole call fail with ErrConflict. A run with a
+	// FireAt is stored once per rule and fire time: when the rule already
+	// has a run for it, CreateRun stores nothing and returns a
+	// *RunExistsError holding that run.
 	CreateRun(ctx context.Context, p CreateRunParams) error
 	// Run returns a run with its plan items.
 	Run(ctx context.Context, id int64) (Run, error)
@@ -237,11 +251,15 @@ type Run struct {
 	// Trigger is what started it: schedule, manual, immediate, approval.
 	Trigger string `json:"trigger"`
 	// Actor is who started it.
-	Actor      string      `json:"actor"`
-	State      RunState    `json:"state"`
-	StartedAt  time.Time   `json:"startedAt"`
-	FinishedAt time.Time   `json:"finishedAt,omitzero"`
-	Counts     rule.Counts `json:"counts"`
+	Actor      string    `json:"actor"`
+	State      RunState  `json:"state"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	// FireAt is the schedule's fire time a scheduled run is for; zero for
+	// other runs. A rule has at most one run per fire time, so a scheduled
+	// job taken up again after a crash does not run the rule twice.
+	FireAt time.Time   `json:"fireAt,omitzero"`
+	Counts rule.Counts `json:"counts"`
 	// Items is the plan, planned and skipped; empty in lists.
 	Items []rule.Item `json:"items,omitempty"`
 	Error string      `json:"error,omitempty"`

@@ -388,6 +388,9 @@ func TestDryRunAndRuns(t *testing.T) {
 
 	// Approve the quarantined run from the runs page.
 	q := fmt.Sprintf("/runs/%d", b.quarantined)
+	if g := c.get(t, q); !strings.Contains(g.body, "for the fire time") {
+		t.Error("the scheduled run's page does not name its fire time")
+	}
 	p = c.post(t, q+"/approve", url.Values{"csrf_token": {token}, "back": {"/runs"}})
 	if p.status != http.StatusSeeOther || p.location != "/runs" {
 		t.Fatalf("approve: %d to %q", p.status, p.location)

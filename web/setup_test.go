@@ -227,7 +227,7 @@ rules:
 	}
 	run := func(rule string) store.Run {
 		t.Helper()
-		r, err := b.e.Run(ctx, rule, engine.RunOptions{Trigger: "schedule", Actor: "scheduler"})
+		r, err := b.e.Run(ctx, rule, engine.RunOptions{Trigger: "schedule", Actor: "scheduler", FireAt: b.clock.Now().Truncate(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,10 +32,25 @@ func (s *Store) CreateRun(ctx context.Context, p store.CreateRunParams) error {
 		if err != nil {
 			return err
 		}
+		if !run.FireAt.IsZero() {
+			// Nodes that create the same fire time's run take turns, so
+			// the second one sees the first one's run and stores nothing.
+			if err := lockKey(ctx, tx, "run:"+run.RuleID); err != nil {
+				return err
+			}
+			prev, err := scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE rule_id = $1 AND fire_at = $2`,
+				run.RuleID, timeArg(run.FireAt)))
+			if err == nil {
+				return &store.RunExistsError{Run: prev}
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
 		if err := tx.QueryRow(ctx, `INSERT INTO runs (rule_id, trigger, actor, state, started_at, finished_at,
-			counts, items, error) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING id`, run.RuleID, run.Trigger, run.Actor,
+			counts, items, error, fire_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING id`, run.RuleID, run.Trigger, run.Actor,
 			string(run.State), timeArg(run.StartedAt), timeArg(run.FinishedAt), counts, items,
-			run.Error).Scan(&run.ID); err != nil {
+			run.Error, timeArg(run.FireAt)).Scan(&run.ID); err != nil {
 			return err
 		}
 		if err := insertRevocations(ctx, tx, run, revs, now); err != nil {
@@ -110,18 +125,18 @@ func (s *Store) Matches(ctx context.Context, ruleID string, identityIDs []string
 	return out, nil
 }
 
-const runColumns = `id, rule_id, trigger, actor, state, started_at, finished_at, counts, error`
+const runColumns = `id, rule_id, trigger, actor, state, started_at, finished_at, fire_at, counts, error`
 
 func scanRun(sc scanner, extra ...any) (store.Run, error) {
 	var r store.Run
 	var state, counts string
-	var started, finished *time.Time
-	if err := sc.Scan(append([]any{&r.ID, &r.RuleID, &r.Trigger, &r.Actor, &state, &started, &finished, &counts,
+	var started, finished, fire *time.Time
+	if err := sc.Scan(append([]any{&r.ID, &r.RuleID, &r.Trigger, &r.Actor, &state, &started, &finished, &fire, &counts,
 		&r.Error}, extra...)...); err != nil {
 		return r, err
 	}
 	r.State = store.RunState(state)
-	r.StartedAt, r.FinishedAt = timeOf(started), timeOf(finished)
+	r.StartedAt, r.FinishedAt, r.FireAt = timeOf(started), timeOf(finished), timeOf(fire)
 	return r, records.DecodeRunCounts(&r, counts)
 }
 

@@ -29,9 +29,20 @@ func (s *Store) CreateRun(ctx context.Context, p store.CreateRunParams) error {
 		if err != nil {
 			return err
 		}
+		if !run.FireAt.IsZero() {
+			// SQLite runs one writer at a time, so looking first is enough.
+			prev, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE rule_id = ? AND fire_at = ?`,
+				run.RuleID, timeArg(run.FireAt)))
+			if err == nil {
+				return &store.RunExistsError{Run: prev}
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
 		r, err := tx.ExecContext(ctx, `INSERT INTO runs (rule_id, trigger, actor, state, started_at, finished_at,
-			counts, items, error) VALUES (?,?,?,?,?,?,?,?,?)`, run.RuleID, run.Trigger, run.Actor, string(run.State),
-			timeArg(run.StartedAt), timeArg(run.FinishedAt), counts, items, run.Error)
+			counts, items, error, fire_at) VALUES (?,?,?,?,?,?,?,?,?,?)`, run.RuleID, run.Trigger, run.Actor, string(run.State),
+			timeArg(run.StartedAt), timeArg(run.FinishedAt), counts, items, run.Error, timeArg(run.FireAt))
 		if err != nil {
 			return err
 		}
@@ -161,13 +172,13 @@ func (s *Store) readMatches(ctx context.Context, out map[string]time.Time, query
 	return rows.Err()
 }
 
-const runColumns = `id, rule_id, trigger, actor, state, started_at, finished_at, counts, error`
+const runColumns = `id, rule_id, trigger, actor, state, started_at, finished_at, fire_at, counts, error`
 
 func scanRun(sc records.Scanner, extra ...any) (store.Run, error) {
 	var r store.Run
 	var state, counts string
-	var started, finished sql.NullString
-	if err := sc.Scan(append([]any{&r.ID, &r.RuleID, &r.Trigger, &r.Actor, &state, &started, &finished, &counts,
+	var started, finished, fire sql.NullString
+	if err := sc.Scan(append([]any{&r.ID, &r.RuleID, &r.Trigger, &r.Actor, &state, &started, &finished, &fire, &counts,
 		&r.Error}, extra...)...); err != nil {
 		return r, err
 	}
@@ -177,6 +188,9 @@ func scanRun(sc records.Scanner, extra ...any) (store.Run, error) {
 		return r, fmt.Errorf("run %d: %w", r.ID, err)
 	}
 	if r.FinishedAt, err = parseTime(finished); err != nil {
+		return r, fmt.Errorf("run %d: %w", r.ID, err)
+	}
+	if r.FireAt, err = parseTime(fire); err != nil {
 		return r, fmt.Errorf("run %d: %w", r.ID, err)
 	}
 	return r, records.DecodeRunCounts(&r, counts)

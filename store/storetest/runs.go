@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,8 @@ var runTests = []test{
 	{"Matches", testMatches},
 	{"DuplicateActiveConflicts", testCreateRunConflict},
 	{"SameKeyAfterFinish", testCreateRunAfterFinish},
+	{"OneRunPerFireTime", testCreateRunFireTime},
+	{"OneRunPerFireTimeConcurrent", testCreateRunFireTimeConcurrent},
 	{"ListRuns", testListRuns},
 	{"UpdateRunState", testUpdateRunState},
 	{"ResolveApprove", testResolveRunApprove},
@@ -352,4 +356,83 @@ func testCreateRunRevocationEvents(t *testing.T, s store.Store) {
 			t.Fatalf("callback saw id %d, want %d", seen[i], p.Revocations[i].ID)
 		}
 	}
+}
+
+func scheduledRun(ruleID string, fire time.Time) *store.Run {
+	r := newRun(ruleID)
+	r.Trigger, r.Actor, r.FireAt = "schedule", "scheduler", fire
+	return r
+}
+
+func testCreateRunFireTime(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fire := at(time.Hour).Add(123456789 * time.Nanosecond) // kept at µs
+	first := store.CreateRunParams{Run: scheduledRun("terminated", fire),
+		Revocations: []store.Revocation{rev("terminated", "hr/a", "crm", "c-1", account.Disable)},
+		Events:      []audit.Event{event("run.completed")}}
+	must(t, s.CreateRun(ctx, first))
+	equal(t, "fire time kept", first.Run.FireAt, fire.Truncate(time.Microsecond))
+	got, err := s.Run(ctx, first.Run.ID)
+	must(t, err)
+	equal(t, "fire time read back", got.FireAt, first.Run.FireAt)
+	runsBefore, eventsBefore := len(listRuns(t, s, store.RunQuery{})), auditLen(t, s)
+
+	// The same rule and fire time again (a job taken up again after a
+	// crash): nothing is stored, and the error holds the first run.
+	again := store.CreateRunParams{Run: scheduledRun("terminated", fire),
+		Revocations: []store.Revocation{rev("terminated", "hr/b", "crm", "c-2", account.Disable)},
+		Matches:     map[string]time.Time{"hr/new": at(0)}, Events: []audit.Event{event("run.completed")}}
+	err = s.CreateRun(ctx, again)
+	var exists *store.RunExistsError
+	if !errors.As(err, &exists) {
+		t.Fatalf("second run for one fire time: err = %v, want a RunExistsError", err)
+	}
+	equal(t, "existing run id", exists.Run.ID, first.Run.ID)
+	equal(t, "existing run fire time", exists.Run.FireAt, first.Run.FireAt)
+	equal(t, "second run id left unset", again.Run.ID, int64(0))
+	equal(t, "runs", len(listRuns(t, s, store.RunQuery{})), runsBefore)
+	equal(t, "events", auditLen(t, s), eventsBefore)
+	m, err := s.Matches(ctx, "terminated", []string{"hr/new"})
+	must(t, err)
+	equal(t, "matches", len(m), 0)
+	revs, err := s.ListRevocations(ctx, store.RevocationQuery{})
+	must(t, err)
+	equal(t, "revocations", len(revs), 1)
+
+	// Another fire time, another rule, or no fire time at all is a run.
+	must(t, s.CreateRun(ctx, store.CreateRunParams{Run: scheduledRun("terminated", fire.Add(time.Minute))}))
+	must(t, s.CreateRun(ctx, store.CreateRunParams{Run: scheduledRun("contractors", fire)}))
+	createRun(t, s, "terminated")
+	createRun(t, s, "terminated")
+	equal(t, "runs after", len(listRuns(t, s, store.RunQuery{})), runsBefore+4)
+}
+
+// testCreateRunFireTimeConcurrent: callers that create one fire time's run
+// at once store it once; the others get the stored run back.
+func testCreateRunFireTimeConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	fire := at(2 * time.Hour)
+	const n = 8
+	var wg sync.WaitGroup
+	ids := make([]int64, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			p := store.CreateRunParams{Run: scheduledRun("terminated", fire), Events: []audit.Event{event("run.completed")}}
+			errs[i] = s.CreateRun(ctx, p)
+			ids[i] = p.Run.ID
+			var exists *store.RunExistsError
+			if errors.As(errs[i], &exists) {
+				ids[i], errs[i] = exists.Run.ID, nil
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("caller %d: %v", i, err)
+		}
+		equal(t, "run id", ids[i], ids[0])
+	}
+	equal(t, "runs", len(listRuns(t, s, store.RunQuery{RuleID: "terminated"})), 1)
 }

@@ -20,6 +20,7 @@ func NewRun(run *store.Run, now time.Time) (store.Run, error) {
 	r := *run
 	r.StartedAt = KeptTime(r.StartedAt, now)
 	r.FinishedAt = KeptTime(r.FinishedAt, time.Time{})
+	r.FireAt = KeptTime(r.FireAt, time.Time{})
 	r.Items = slices.Clone(r.Items)
 	for i := range r.Items {
 		r.Items[i].DueAt = KeptTime(r.Items[i].DueAt, time.Time{})
