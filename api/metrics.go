@@ -99,10 +99,7 @@ type storeCollector struct {
 	cached            []prometheus.Metric
 }
 
-const (
-	storeCacheTTL = 15 * time.Second
-	metricsPage   = 5000
-)
+const storeCacheTTL = 15 * time.Second
 
 func newStoreCollector(a *API) *storeCollector {
 	return &storeCollector{
@@ -140,45 +137,29 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 
 func (c *storeCollector) collect(ctx context.Context) ([]prometheus.Metric, error) {
 	st := c.a.st
-	type key struct{ a, b string }
-	runs := map[key]int{}
-	for before := int64(0); ; {
-		page, err := st.ListRuns(ctx, store.RunQuery{Before: before, Limit: metricsPage})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range page {
-			runs[key{r.RuleID, string(r.State)}]++
-		}
-		if len(page) < metricsPage {
-			break
-		}
-		before = page[len(page)-1].ID
+	runs, err := st.CountRuns(ctx)
+	if err != nil {
+		return nil, err
 	}
-	revs := map[key]int{}
+	revs, err := st.CountRevocations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	type key struct{ state, app string }
+	byState := map[key]int{}
 	queue := 0
-	for after := int64(0); ; {
-		page, err := st.ListRevocations(ctx, store.RevocationQuery{After: after, Limit: metricsPage})
-		if err != nil {
-			return nil, err
+	for _, n := range revs {
+		byState[key{string(n.State), n.ApplicationID}] += n.N
+		if n.State == store.Scheduled || n.State == store.Running {
+			queue += n.N
 		}
-		for _, r := range page {
-			revs[key{string(r.State), r.ApplicationID}]++
-			if r.State == store.Scheduled || r.State == store.Running {
-				queue++
-			}
-		}
-		if len(page) < metricsPage {
-			break
-		}
-		after = page[len(page)-1].ID
 	}
-	out := make([]prometheus.Metric, 0, len(runs)+len(revs)+1)
-	for k, n := range runs {
-		out = append(out, prometheus.MustNewConstMetric(c.runs, prometheus.GaugeValue, float64(n), k.a, k.b))
+	out := make([]prometheus.Metric, 0, len(runs)+len(byState)+1)
+	for _, n := range runs {
+		out = append(out, prometheus.MustNewConstMetric(c.runs, prometheus.GaugeValue, float64(n.N), n.RuleID, string(n.State)))
 	}
-	for k, n := range revs {
-		out = append(out, prometheus.MustNewConstMetric(c.revs, prometheus.GaugeValue, float64(n), k.a, k.b))
+	for k, n := range byState {
+		out = append(out, prometheus.MustNewConstMetric(c.revs, prometheus.GaugeValue, float64(n), k.state, k.app))
 	}
 	out = append(out, prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(queue)))
 	return out, nil

@@ -103,6 +103,8 @@ type Store interface {
 	Run(ctx context.Context, id int64) (Run, error)
 	// ListRuns returns runs newest first, without their items.
 	ListRuns(ctx context.Context, q RunQuery) ([]Run, error)
+	// CountRuns counts runs by rule and state, in that order.
+	CountRuns(ctx context.Context) ([]RunCount, error)
 	// UpdateRunState moves a run from one of from to to (compare-and-set)
 	// and appends ev.
 	UpdateRunState(ctx context.Context, id int64, from []RunState, to RunState, ev audit.Event) (Run, error)
@@ -111,6 +113,9 @@ type Store interface {
 	Revocation(ctx context.Context, id int64) (Revocation, error)
 	// ListRevocations returns revocations in id order.
 	ListRevocations(ctx context.Context, q RevocationQuery) ([]Revocation, error)
+	// CountRevocations counts revocations by rule, application and state,
+	// in that order; states, when given, restrict it to those states.
+	CountRevocations(ctx context.Context, states ...RevocationState) ([]RevocationCount, error)
 	// UpdateRevocation applies u to a revocation currently in one of from
 	// (compare-and-set; ErrConflict otherwise), applies u's account change,
 	// forgets the rule's match when u.ForgetMatch, and appends ev.
@@ -306,6 +311,22 @@ const (
 
 // Active are the states in which a revocation may still change a target.
 var Active = []RevocationState{Scheduled, Running, Waiting}
+
+// RunCount is how many runs of a rule are in a state.
+type RunCount struct {
+	RuleID string
+	State  RunState
+	N      int
+}
+
+// RevocationCount is how many revocations of a rule in an application are
+// in a state.
+type RevocationCount struct {
+	RuleID        string
+	ApplicationID string
+	State         RevocationState
+	N             int
+}
 
 // Revocation is one planned removal of access.
 type Revocation struct {

@@ -35,13 +35,13 @@ func (c *Console) rulesPage(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	pending := map[string]int{}
-	revs, err := c.st.ListRevocations(r.Context(), store.RevocationQuery{States: store.Active})
+	counts, err := c.st.CountRevocations(r.Context(), store.Active...)
 	if err != nil {
 		c.failed(w, r, v, err)
 		return
 	}
-	for _, rv := range revs {
-		pending[rv.RuleID]++
+	for _, n := range counts {
+		pending[n.RuleID] += n.N
 	}
 	rows := make([]ruleRow, 0, len(cfg.Rules))
 	for _, ru := range cfg.Rules {
@@ -165,12 +165,16 @@ func (c *Console) renderRule(w http.ResponseWriter, r *http.Request, v *view, st
 			return
 		}
 		d.Runs = runs
-		revs, err := c.st.ListRevocations(r.Context(), store.RevocationQuery{RuleID: stored.ID, States: store.Active})
+		counts, err := c.st.CountRevocations(r.Context(), store.Active...)
 		if err != nil {
 			c.failed(w, r, v, err)
 			return
 		}
-		d.Pending = len(revs)
+		for _, n := range counts {
+			if n.RuleID == stored.ID {
+				d.Pending += n.N
+			}
+		}
 	}
 	v.Nav = "rules"
 	switch {

@@ -215,3 +215,16 @@ func (s *Store) MarkQueued(ctx context.Context, ids []int64) error {
 		return fmt.Errorf("revocation %d: %w", missing, store.ErrNotFound)
 	})
 }
+
+// CountRevocations counts revocations by rule, application and state.
+func (s *Store) CountRevocations(ctx context.Context, states ...store.RevocationState) ([]store.RevocationCount, error) {
+	var w where
+	if len(states) > 0 {
+		w.add("state = ANY(?)", records.StateStrings(states))
+	}
+	out, err := collect(ctx, s.pool, records.ScanRevocationCount, records.CountRevocationsSQL(w.sql()), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("count revocations: %w", err)
+	}
+	return out, nil
+}

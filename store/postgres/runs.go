@@ -248,3 +248,12 @@ func (s *Store) ResolveRun(ctx context.Context, p store.ResolveRunParams) (store
 	copy(p.Revocations, revs)
 	return out, nil
 }
+
+// CountRuns counts runs by rule and state.
+func (s *Store) CountRuns(ctx context.Context) ([]store.RunCount, error) {
+	out, err := collect(ctx, s.pool, records.ScanRunCount, records.CountRunsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("count runs: %w", err)
+	}
+	return out, nil
+}

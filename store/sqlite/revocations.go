@@ -245,3 +245,18 @@ func missingRevocation(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	}
 	return errors.New("some revocations were not updated")
 }
+
+// CountRevocations counts revocations by rule, application and state.
+func (s *Store) CountRevocations(ctx context.Context, states ...store.RevocationState) ([]store.RevocationCount, error) {
+	where, args := "", []any(nil)
+	if len(states) > 0 {
+		var list string
+		list, args = in(records.StateStrings(states))
+		where = ` WHERE state IN ` + list
+	}
+	out, err := collect(ctx, s.db, records.ScanRevocationCount, records.CountRevocationsSQL(where), args...)
+	if err != nil {
+		return nil, fmt.Errorf("count revocations: %w", err)
+	}
+	return out, nil
+}

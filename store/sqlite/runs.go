@@ -273,3 +273,12 @@ func (s *Store) UpdateRunState(ctx context.Context, id int64, from []store.RunSt
 	}
 	return out, nil
 }
+
+// CountRuns counts runs by rule and state.
+func (s *Store) CountRuns(ctx context.Context) ([]store.RunCount, error) {
+	out, err := collect(ctx, s.db, records.ScanRunCount, records.CountRunsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("count runs: %w", err)
+	}
+	return out, nil
+}

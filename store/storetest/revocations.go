@@ -20,6 +20,7 @@ var revocationTests = []test{
 	{"UpdateConcurrent", testUpdateRevocationConcurrent},
 	{"MarkQueued", testMarkQueued},
 	{"ListFilters", testListRevocations},
+	{"Counts", testCountRevocations},
 	{"BeforeRoundTrip", testRevocationBefore},
 	{"UpdateBefore", testUpdateRevocationBefore},
 	{"UndoOf", testRevocationUndoOf},
@@ -400,4 +401,30 @@ func testUpdateRevocationUnqueue(t *testing.T, s store.Store) {
 	unqueued, err := s.ListRevocations(ctx, store.RevocationQuery{Unqueued: true})
 	must(t, err)
 	equal(t, "listed as unqueued", revocationIDs(unqueued), []int64{r.ID})
+}
+
+func testCountRevocations(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	n, err := s.CountRevocations(ctx)
+	must(t, err)
+	equal(t, "empty", len(n), 0)
+	_, a := createRun(t, s, "terminated",
+		rev("terminated", "hr/a", "crm", "c-1", account.Disable),
+		rev("terminated", "hr/b", "crm", "c-2", account.Disable),
+		rev("terminated", "hr/b", "erp", "e-2", account.Delete))
+	createRun(t, s, "contractors", rev("contractors", "hr/c", "crm", "c-3", account.Disable))
+	_, err = s.UpdateRevocation(ctx, a[1].ID, scheduled, store.RevocationUpdate{State: store.Failed}, event("revocation.failed"))
+	must(t, err)
+
+	n, err = s.CountRevocations(ctx)
+	must(t, err)
+	equal(t, "all", n, []store.RevocationCount{
+		{RuleID: "contractors", ApplicationID: "crm", State: store.Scheduled, N: 1},
+		{RuleID: "terminated", ApplicationID: "crm", State: store.Failed, N: 1},
+		{RuleID: "terminated", ApplicationID: "crm", State: store.Scheduled, N: 1},
+		{RuleID: "terminated", ApplicationID: "erp", State: store.Scheduled, N: 1},
+	})
+	n, err = s.CountRevocations(ctx, store.Failed, store.Running)
+	must(t, err)
+	equal(t, "by state", n, []store.RevocationCount{{RuleID: "terminated", ApplicationID: "crm", State: store.Failed, N: 1}})
 }

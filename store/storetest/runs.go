@@ -24,6 +24,7 @@ var runTests = []test{
 	{"OneRunPerFireTime", testCreateRunFireTime},
 	{"OneRunPerFireTimeConcurrent", testCreateRunFireTimeConcurrent},
 	{"ListRuns", testListRuns},
+	{"CountRuns", testCountRuns},
 	{"UpdateRunState", testUpdateRunState},
 	{"ResolveApprove", testResolveRunApprove},
 	{"ResolveReject", testResolveRunReject},
@@ -435,4 +436,26 @@ func testCreateRunFireTimeConcurrent(t *testing.T, s store.Store) {
 		equal(t, "run id", ids[i], ids[0])
 	}
 	equal(t, "runs", len(listRuns(t, s, store.RunQuery{RuleID: "terminated"})), 1)
+}
+
+func testCountRuns(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	n, err := s.CountRuns(ctx)
+	must(t, err)
+	equal(t, "empty", len(n), 0)
+	for i := range 5 {
+		r := newRun("terminated")
+		if i%2 == 0 {
+			r.State = store.RunQuarantined
+		}
+		must(t, s.CreateRun(ctx, store.CreateRunParams{Run: r}))
+	}
+	createRun(t, s, "contractors")
+	n, err = s.CountRuns(ctx)
+	must(t, err)
+	equal(t, "counts", n, []store.RunCount{
+		{RuleID: "contractors", State: store.RunCompleted, N: 1},
+		{RuleID: "terminated", State: store.RunCompleted, N: 2},
+		{RuleID: "terminated", State: store.RunQuarantined, N: 3},
+	})
 }
