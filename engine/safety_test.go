@@ -308,3 +308,67 @@ applications:
 		t.Fatalf("bob's groups after undo: %v, want staff", groups)
 	}
 }
+
+// TestRemovedRuleLeavesNothingStranded: a rule removed while it has
+// revocations waiting out their grace period, and a run undone after its
+// rule was removed, on a node started after the removal: the waiting
+// revocation is cancelled with the reason when it comes due, and the undo
+// restores the account. Neither is left waiting in a queue no node works.
+func TestRemovedRuleLeavesNothingStranded(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, opts{users: []string{"bob", "carol"}, csv: "2,bob,TERMINATED,,eng\n3,carol,NOTICE,,eng\n", config: `rules:
+  - id: leavers
+    trigger: {statuses: [TERMINATED]}
+  - id: notice
+    trigger: {statuses: [NOTICE]}
+    gracePeriodDays: 7
+`})
+	b.prepare(t)
+	b.start(t)
+	leavers := b.run(t, "leavers")
+	b.wait(t, leavers.ID)
+	if b.active(t, "bob") {
+		t.Fatal("bob not disabled")
+	}
+	notice := b.run(t, "notice")
+	if notice.Counts.Planned != 1 {
+		t.Fatalf("notice planned %d, want 1", notice.Counts.Planned)
+	}
+	if err := b.e.Stop(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg, _, err := b.st.Config(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Rules = nil
+	if _, err := b.e.Apply(b.ctx, cfg, "test", false); err != nil {
+		t.Fatal(err)
+	}
+	undo, err := b.e.Undo(b.ctx, leavers.ID, "cli:ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(undo.Restoring) != 1 {
+		t.Fatalf("undo = %+v, want bob's account restoring", undo)
+	}
+
+	b.start(t) // a node that never saw the rules
+	b.wait(t, undo.Run.ID)
+	if !b.active(t, "bob") {
+		t.Error("bob not re-enabled by the undo of a removed rule's run")
+	}
+	b.clock.Add(8 * 24 * time.Hour)
+	b.wait(t, notice.ID)
+	revs, err := b.st.ListRevocations(b.ctx, store.RevocationQuery{RunID: notice.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(revs) != 1 || revs[0].State != store.Cancelled || !strings.Contains(revs[0].CancelReason, "rule notice was removed") {
+		t.Fatalf("carol's revocation = %+v, want cancelled because the rule was removed", revs)
+	}
+	if !b.active(t, "carol") {
+		t.Error("carol disabled by a removed rule")
+	}
+}

@@ -44,6 +44,20 @@ func (e *Engine) Start(ctx context.Context) error {
 		queues[queueFor(r.ID)] = river.QueueConfig{MaxWorkers: r.AllocationSize()}
 		ws.queues[queueFor(r.ID)] = r.AllocationSize()
 	}
+	// A removed rule's revocations that were queued before it was removed
+	// wait in its queue: keep the queue, so that they are worked (and
+	// cancelled, or restored when they undo) rather than stranded.
+	counts, err := e.st.CountRevocations(ctx, store.Active...)
+	if err != nil {
+		return err
+	}
+	for _, n := range counts {
+		if _, ok := queues[queueFor(n.RuleID)]; !ok {
+			queues[queueFor(n.RuleID)] = river.QueueConfig{MaxWorkers: config.DefaultAllocationSize}
+			ws.queues[queueFor(n.RuleID)] = config.DefaultAllocationSize
+			e.log.Info("queue kept for the revocations of a removed rule", "rule", n.RuleID)
+		}
+	}
 	rc := &river.Config{
 		Queues:  queues,
 		Workers: workers,

@@ -63,6 +63,16 @@ const controlQueue = "control"
 // the rule's process allocation size.
 func queueFor(ruleID string) string { return "rule_" + ruleID }
 
+// queueOf is the queue a revocation of ruleID is queued in: its rule's, or
+// the control queue, which every serving node has, when the rule was
+// removed (the restoring revocations of an undo, say).
+func queueOf(cfg config.Config, ruleID string) string {
+	if _, ok := cfg.Rule(ruleID); ok {
+		return queueFor(ruleID)
+	}
+	return controlQueue
+}
+
 // DefaultMaxAttempts is how often a revocation is tried when its
 // application sets no maxAttempts.
 // With the backoff of 2, 4, 8, 16, 32, 64 s … (±20 %), 8 attempts ride out
@@ -88,6 +98,10 @@ func (e *Engine) Enqueue(ctx context.Context) error {
 	// periodic one do not queue the same revocation twice.
 	e.enqueueMu.Lock()
 	defer e.enqueueMu.Unlock()
+	cfg, _, err := e.config(ctx)
+	if err != nil {
+		return err
+	}
 	for {
 		revs, err := e.st.ListRevocations(ctx, store.RevocationQuery{States: []store.RevocationState{store.Scheduled}, Unqueued: true, Limit: 500})
 		if err != nil || len(revs) == 0 {
@@ -97,7 +111,7 @@ func (e *Engine) Enqueue(ctx context.Context) error {
 		ids := make([]int64, len(revs))
 		now, wall := e.Now(), time.Now().UnixMicro()
 		for i, r := range revs {
-			opts := &river.InsertOpts{Queue: queueFor(r.RuleID), MaxAttempts: 100, UniqueOpts: uniqueOpts}
+			opts := &river.InsertOpts{Queue: queueOf(cfg, r.RuleID), MaxAttempts: 100, UniqueOpts: uniqueOpts}
 			if r.DueAt.After(now) {
 				// A job with a time waits for River's scheduler; one that is
 				// due now is available to workers at once.
@@ -129,7 +143,12 @@ func (e *Engine) jobClient() (store.JobClient, error) {
 	if e.jobs != nil {
 		return e.jobs, nil
 	}
-	c, err := e.st.NewJobClient(&river.Config{Logger: e.riverLog()})
+	rc := &river.Config{Logger: e.riverLog()}
+	if e.stubbedClock {
+		// Jobs inserted here are stamped by the same clock the workers use.
+		rc.Test.Time = jobClock{e.now}
+	}
+	c, err := e.st.NewJobClient(rc)
 	if err != nil {
 		return nil, fmt.Errorf("job client: %w", err)
 	}
