@@ -4,8 +4,11 @@ package identity
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Identity is one person as the source system says.
@@ -129,5 +132,45 @@ func (d *EndDate) UnmarshalText(b []byte) error {
 		return err
 	}
 	*d = v
+	return nil
+}
+
+// CheckText reports text that no store keeps as given: a NUL byte, or bytes
+// that are not UTF-8. Sources refuse such values with this error rather
+// than store them altered (or, on PostgreSQL, fail a whole sync on them).
+func CheckText(s string) error {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return fmt.Errorf("contains a NUL byte at byte %d", i+1)
+	}
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return fmt.Errorf("is not valid UTF-8 at byte %d", i+1)
+		}
+		i += size
+	}
+	return nil
+}
+
+// CheckText checks every text field and attribute of i with CheckText and
+// names the first field at fault (attributes in name order).
+func (i Identity) CheckText() error {
+	for _, f := range []struct{ name, v string }{
+		{"externalId", i.ExternalID}, {"userName", i.UserName}, {"email", i.Email},
+		{"displayName", i.DisplayName}, {"status", i.Status}, {"department", i.Department},
+		{"manager", i.Manager},
+	} {
+		if err := CheckText(f.v); err != nil {
+			return fmt.Errorf("%s %w", f.name, err)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(i.Attributes)) {
+		if err := CheckText(k); err != nil {
+			return fmt.Errorf("attribute name %q %w", k, err)
+		}
+		if err := CheckText(i.Attributes[k]); err != nil {
+			return fmt.Errorf("attribute %q %w", k, err)
+		}
+	}
 	return nil
 }

@@ -240,6 +240,11 @@ func (c *columns) identity(errs *problems, cr *csv.Reader, rec []string, sourceI
 		return ""
 	}
 
+	for i, v := range rec {
+		if err := identity.CheckText(v); err != nil {
+			bad(i, "%v", err)
+		}
+	}
 	id := identity.Identity{
 		SourceID:    sourceID,
 		ExternalID:  get("externalId"),

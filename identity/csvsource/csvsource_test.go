@@ -229,6 +229,10 @@ func TestReadErrors(t *testing.T) {
 			want: []string{"line 1: column 3 has no name", `line 1: columns 4 and 5 are both named "team"`},
 		},
 		{
+			name: "NUL byte and invalid UTF-8", csv: "externalId,userName,title\nE1,a\x00b,Rep\nE2,b,R\xffep\n",
+			want: []string{"line 2, column userName: contains a NUL byte at byte 2", "line 3, column title: is not valid UTF-8 at byte 2"},
+		},
+		{
 			name: "duplicate externalId", csv: "externalId,userName\nE1,a\nE2,b\nE1,c\n",
 			want: []string{`line 4, column externalId: duplicate externalId "E1": line 2 has it too`},
 		},

@@ -110,6 +110,9 @@ func (v *view) toIdentity(res resource, id string) (identity.Identity, *Error) {
 	if len(idn.Attributes) == 0 {
 		idn.Attributes = nil
 	}
+	if err := idn.CheckText(); err != nil {
+		return identity.Identity{}, badValue("%v", err)
+	}
 	return idn, nil
 }
 

@@ -262,6 +262,8 @@ func TestCreateErrors(t *testing.T) {
 		{"attribute twice", `{"schemas":["` + scimsource.URNUser + `"],"userName":"a","UserName":"b"}`, 400, scimsource.InvalidSyntax, `is given twice`},
 		{"duplicate userName", user("E2", "BOB"), 409, scimsource.Uniqueness, `userName "BOB" is already taken by user "E1"`},
 		{"too large", with(func(u map[string]any) { u["title"] = big }), 413, "", "larger than 65536 bytes"},
+		{"NUL in a value", with(func(u map[string]any) { u["title"] = "Head\u0000of" }), 400, scimsource.InvalidValue, `attribute "title" contains a NUL byte at byte 5`},
+		{"NUL in userName", with(func(u map[string]any) { u["userName"] = "carol\u0000" }), 400, scimsource.InvalidValue, `userName contains a NUL byte at byte 6`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := b.sink.count()
