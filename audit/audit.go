@@ -17,7 +17,7 @@ type Event struct {
 	Seq int64 `json:"seq"`
 	// Time is when it happened (UTC, microsecond precision).
 	Time time.Time `json:"time"`
-	// Actor is who did it: "cli:<user>", "token:<name>", "scheduler", "worker", "system".
+	// Actor is who did it: "cli:<user>", "token:<name>", "scheduler", "worker:<node>", "system".
 	Actor string `json:"actor"`
 	// Action is what happened, dotted: run.completed, revocation.succeeded, config.applied, ...
 	Action string `json:"action"`

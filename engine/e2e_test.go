@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -288,6 +289,18 @@ func TestEndToEnd(t *testing.T) {
 	} {
 		if n[action] != want {
 			t.Errorf("audit has %d %s, want %d (all: %v)", n[action], action, want, n)
+		}
+	}
+	// The audit names the node that carried them out (by default host:pid).
+	host, _ := os.Hostname()
+	node := fmt.Sprintf("worker:%s:%d", host, os.Getpid())
+	evs, err := b.st.ListAudit(b.ctx, store.AuditQuery{RunID: run.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if (ev.Action == "revocation.running" || ev.Action == "revocation.succeeded") && ev.Actor != node {
+			t.Errorf("%s by %q, want %q", ev.Action, ev.Actor, node)
 		}
 	}
 	// Running the rule again plans nothing new: the accounts are disabled.

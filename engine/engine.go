@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -54,6 +55,11 @@ type Options struct {
 	// that is in fact still running is safe: the revocation's state
 	// changes are compare-and-set and connectors are idempotent.
 	RescueAfter time.Duration
+	// Node names this process in the audit: what its workers do is
+	// recorded as done by "worker:<Node>", so that an auditor can tell
+	// which node of a cluster acted. Default: the host name and the
+	// process id, as host:pid.
+	Node string
 }
 
 // jobTimeoutSlack is how much longer than an attempt River lets a job run
@@ -81,6 +87,9 @@ type Engine struct {
 	connVer  int64
 	limiters map[string]*rate.Limiter
 
+	// workerActor is the audit actor of what the workers do.
+	workerActor string
+
 	// stubbedClock says Options.Now was given: River's own scheduling then
 	// follows the same clock, so a test moves grace periods by moving it.
 	stubbedClock bool
@@ -107,7 +116,16 @@ func New(o Options) (*Engine, error) {
 	if now == nil {
 		now = time.Now
 	}
+	node := o.Node
+	if node == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			host = "localhost"
+		}
+		node = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
 	return &Engine{
+		workerActor:    "worker:" + node,
 		stubbedClock:   o.Now != nil,
 		st:             o.Store,
 		now:            now,

@@ -208,7 +208,7 @@ func (e *Engine) execute(ctx context.Context, id int64, jobAttempt int) error {
 	} else if reason, stop, err := e.stillWanted(ctx, cfg, ver, r); err != nil {
 		return err
 	} else if stop {
-		if err := e.cancel(ctx, r, reason, "worker", true); err != nil && !errors.Is(err, store.ErrConflict) {
+		if err := e.cancel(ctx, r, reason, e.workerActor, true); err != nil && !errors.Is(err, store.ErrConflict) {
 			return err
 		}
 		return nil
@@ -228,7 +228,7 @@ func (e *Engine) execute(ctx context.Context, id int64, jobAttempt int) error {
 		before := acct
 		u.Before = &before
 	}
-	ev := e.revocationEvent(r, "worker", "revocation.running", fmt.Sprintf("%s of %s in %s started (attempt %d)", r.Action, r.UserName, r.ApplicationID, attempts))
+	ev := e.revocationEvent(r, e.workerActor, "revocation.running", fmt.Sprintf("%s of %s in %s started (attempt %d)", r.Action, r.UserName, r.ApplicationID, attempts))
 	r, err = e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{r.State}, u, ev)
 	if errors.Is(err, store.ErrConflict) {
 		return nil // cancelled meanwhile
@@ -253,7 +253,7 @@ func (e *Engine) execute(ctx context.Context, id int64, jobAttempt int) error {
 	case err != nil:
 		return e.attemptFailed(ctx, r, app, err)
 	}
-	return e.succeed(ctx, r, res, "worker", "")
+	return e.succeed(ctx, r, res, e.workerActor, "")
 }
 
 // restore undoes a revocation: it re-enables the account if it was active
@@ -306,7 +306,7 @@ func (e *Engine) wait(ctx context.Context, r store.Revocation, wi *connector.Wor
 	if wi.Assignee != "" {
 		note += " (assigned to " + wi.Assignee + ")"
 	}
-	ev := e.revocationEvent(r, "worker", "revocation.waiting", fmt.Sprintf("%s of %s in %s is a work item: %s", r.Action, r.UserName, r.ApplicationID, note))
+	ev := e.revocationEvent(r, e.workerActor, "revocation.waiting", fmt.Sprintf("%s of %s in %s is a work item: %s", r.Action, r.UserName, r.ApplicationID, note))
 	if _, err := e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Running},
 		store.RevocationUpdate{State: store.Waiting, Result: &note}, ev); err != nil {
 		return err
@@ -396,7 +396,7 @@ func (e *Engine) succeed(ctx context.Context, r store.Revocation, res connector.
 		}
 	}
 	from := []store.RevocationState{store.Running}
-	if actor != "worker" {
+	if actor != e.workerActor {
 		from = []store.RevocationState{store.Waiting}
 	}
 	ev := e.revocationEvent(r, actor, "revocation.succeeded", fmt.Sprintf("%s of %s in %s succeeded: %s", r.Action, r.UserName, r.ApplicationID, result))
@@ -426,7 +426,7 @@ func (e *Engine) attemptFailed(ctx context.Context, r store.Revocation, app conf
 		attempts, delay = r.Attempts-1, re.After
 	}
 	due := e.Now().Add(delay)
-	ev := e.revocationEvent(r, "worker", "revocation.retrying", fmt.Sprintf("%s of %s in %s failed, retrying in %s: %s", r.Action, r.UserName, r.ApplicationID, delay.Round(time.Millisecond), msg))
+	ev := e.revocationEvent(r, e.workerActor, "revocation.retrying", fmt.Sprintf("%s of %s in %s failed, retrying in %s: %s", r.Action, r.UserName, r.ApplicationID, delay.Round(time.Millisecond), msg))
 	ev.Detail["error"] = msg
 	if _, err := e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Running},
 		store.RevocationUpdate{State: store.Scheduled, LastError: &msg, DueAt: &due, Attempts: &attempts}, ev); err != nil {
@@ -439,7 +439,7 @@ func (e *Engine) attemptFailed(ctx context.Context, r store.Revocation, app conf
 // fail moves a revocation to failed with its last error.
 func (e *Engine) fail(ctx context.Context, r store.Revocation, msg string, attempts int) error {
 	now := e.Now()
-	ev := e.revocationEvent(r, "worker", "revocation.failed", fmt.Sprintf("%s of %s in %s failed: %s", r.Action, r.UserName, r.ApplicationID, msg))
+	ev := e.revocationEvent(r, e.workerActor, "revocation.failed", fmt.Sprintf("%s of %s in %s failed: %s", r.Action, r.UserName, r.ApplicationID, msg))
 	ev.Detail["error"] = msg
 	if _, err := e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Scheduled, store.Running},
 		store.RevocationUpdate{State: store.Failed, LastError: &msg, FinishedAt: &now, Attempts: &attempts}, ev); err != nil && !errors.Is(err, store.ErrConflict) {

@@ -22,6 +22,8 @@ type history struct {
 	retries, reattempted, alreadyDone int
 	// maxAttempts is the most attempts any revocation took.
 	maxAttempts int
+	// succeededBy is the actor of each revocation's success.
+	succeededBy map[int64]string
 }
 
 func (h history) String() string {
@@ -161,6 +163,10 @@ func checkHistory(rv store.Revocation, evs []audit.Event, interrupted func(int64
 		h.alreadyDone++
 	}
 	h.maxAttempts = max(h.maxAttempts, attempt)
+	if h.succeededBy == nil {
+		h.succeededBy = map[int64]string{}
+	}
+	h.succeededBy[rv.ID] = last.Actor
 	return nil
 }
 

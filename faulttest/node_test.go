@@ -29,7 +29,7 @@ type node struct {
 // serves (its workers are started by then). It is stopped when the test ends.
 func (r *rig) startNode(name string) *node {
 	r.t.Helper()
-	args := append([]string{"serve", "--db", r.o.db, "--addr", "127.0.0.1:0", "--log-format", "json"}, rescueFlags...)
+	args := append([]string{"serve", "--db", r.o.db, "--addr", "127.0.0.1:0", "--log-format", "json", "--node", name}, rescueFlags...)
 	n := &node{name: name, cmd: exec.Command(r.bin, args...), log: &logBuffer{}, done: make(chan struct{})}
 	n.cmd.Dir, n.cmd.Env = r.dir, r.env
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log

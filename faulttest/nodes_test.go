@@ -59,7 +59,7 @@ func TestTwoNodesPostgres(t *testing.T) {
 	r.waitFor("every revocation terminal on the survivor", rescueWait, allTerminal)
 	t.Logf("the survivor finished %s after the kill", time.Since(killed).Round(time.Millisecond))
 	survivor.stop()
-	r.checkExactlyOnce(func(id int64, _ time.Time) bool { return inFlight[id] })
+	h := r.checkExactlyOnce(func(id int64, _ time.Time) bool { return inFlight[id] })
 	// No revocation was carried out by both nodes. Between recording a
 	// success and logging it a node can die, so the logs may miss up to the
 	// leader's in-flight revocations, not more.
@@ -70,6 +70,10 @@ func TestTwoNodesPostgres(t *testing.T) {
 				t.Errorf("revocation %d succeeded on %s and on %s", id, other, n.name)
 			}
 			done[id] = n.name
+			// The audit names the node that carried it out.
+			if got, want := h.succeededBy[id], "worker:"+n.name; got != want {
+				t.Errorf("revocation %d: the node %s logged its success, the audit names %q", id, n.name, got)
+			}
 		}
 	}
 	if len(done) < leavers-len(inFlight) {

@@ -20,7 +20,7 @@ import (
 )
 
 func serveCmd(g *globals) *cobra.Command {
-	var addr, logFormat string
+	var addr, logFormat, node string
 	var rescue, attempt time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve [--addr :8080]",
@@ -41,11 +41,12 @@ func serveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return serve(ctx, st, ln, log, engine.Options{RescueAfter: rescue, AttemptTimeout: attempt}, nil)
+			return serve(ctx, st, ln, log, engine.Options{RescueAfter: rescue, AttemptTimeout: attempt, Node: node}, nil)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", ":8080", "address to listen on")
 	cmd.Flags().StringVar(&logFormat, "log-format", "json", "log lines as json or text")
+	cmd.Flags().StringVar(&node, "node", "", "this node's name in the audit (worker:<node>); default host:pid")
 	cmd.Flags().DurationVar(&attempt, "attempt-timeout", 2*time.Minute, "how long one attempt of a revocation may take")
 	cmd.Flags().DurationVar(&rescue, "rescue-after", 5*time.Minute, "how long a revocation may stay running before another worker takes it over (after a node died); at least the attempt timeout + 10s")
 	return cmd
