@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"slices"
@@ -90,17 +92,13 @@ func (a *API) registerConfigRoutes() {
 		DryRun bool `query:"dryRun" doc:"validate and report the changes without applying them"`
 		Body   config.Config
 	}) (*body[ApplyResult], error) {
-		a.configMu.Lock()
-		defer a.configMu.Unlock()
-		prev, _, err := a.st.Config(ctx)
-		if err != nil {
-			return nil, err
-		}
-		next := in.Body
-		if errs := restoreSecrets(&next, prev, func(path string) string { return "body." + path }); len(errs) > 0 {
-			return nil, huma.Error422UnprocessableEntity("secret placeholders without a stored secret; nothing was changed", errs...)
-		}
-		changes, err := a.e.Apply(ctx, next, principal(ctx).Actor(), in.DryRun)
+		changes, err := a.editConfig(ctx, in.DryRun, func(prev config.Config) (config.Config, error) {
+			next := in.Body
+			if errs := restoreSecrets(&next, prev, func(path string) string { return "body." + path }); len(errs) > 0 {
+				return next, huma.Error422UnprocessableEntity("secret placeholders without a stored secret; nothing was changed", errs...)
+			}
+			return next, nil
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -171,35 +169,35 @@ func registerItems[T, V any](a *API, k kind[T], view func(*API, T) V, fromBody f
 				&huma.ErrorDetail{Location: "body.id", Message: fmt.Sprintf("is %q, the path says %q", id, in.ID)})
 		}
 		k.setID(&item, in.ID)
-		a.configMu.Lock()
-		defer a.configMu.Unlock()
-		prev, _, err := a.st.Config(ctx)
-		if err != nil {
-			return nil, err
-		}
-		next := cloneConfig(prev)
-		xs := k.items(&next)
-		i := slices.IndexFunc(*xs, func(x T) bool { return k.id(x) == in.ID })
-		if i < 0 {
-			*xs = append(*xs, item)
-			i = len(*xs) - 1
-		} else {
-			(*xs)[i] = item
-		}
-		prefix := fmt.Sprintf("%s[%d]", k.plural, i)
-		locate := func(path string) string {
-			switch {
-			case path == prefix:
-				return "body"
-			case strings.HasPrefix(path, prefix+"."):
-				return "body." + strings.TrimPrefix(path, prefix+".")
+		var next config.Config
+		var i int
+		var locate func(string) string
+		_, err := a.editConfig(ctx, in.DryRun, func(prev config.Config) (config.Config, error) {
+			next = cloneConfig(prev)
+			xs := k.items(&next)
+			i = slices.IndexFunc(*xs, func(x T) bool { return k.id(x) == in.ID })
+			if i < 0 {
+				*xs = append(*xs, item)
+				i = len(*xs) - 1
+			} else {
+				(*xs)[i] = item
 			}
-			return ""
-		}
-		if errs := restoreSecrets(&next, prev, locate); len(errs) > 0 {
-			return nil, huma.Error422UnprocessableEntity("secret placeholders without a stored secret; nothing was changed", errs...)
-		}
-		if _, err := a.e.Apply(ctx, next, principal(ctx).Actor(), in.DryRun); err != nil {
+			prefix := fmt.Sprintf("%s[%d]", k.plural, i)
+			locate = func(path string) string {
+				switch {
+				case path == prefix:
+					return "body"
+				case strings.HasPrefix(path, prefix+"."):
+					return "body." + strings.TrimPrefix(path, prefix+".")
+				}
+				return ""
+			}
+			if errs := restoreSecrets(&next, prev, locate); len(errs) > 0 {
+				return next, huma.Error422UnprocessableEntity("secret placeholders without a stored secret; nothing was changed", errs...)
+			}
+			return next, nil
+		})
+		if err != nil {
 			return nil, a.configError(err, next, locate)
 		}
 		return reply(view(a, (*k.items(&next))[i])), nil
@@ -209,20 +207,18 @@ func registerItems[T, V any](a *API, k kind[T], view func(*API, T) V, fromBody f
 		Summary:     "Remove a" + article(k.name) + " " + k.name,
 		Description: "Applies the configuration without it; refused (422, naming what still refers to it) when that leaves the configuration invalid.",
 	}, func(ctx context.Context, in *idPath) (*noBody, error) {
-		a.configMu.Lock()
-		defer a.configMu.Unlock()
-		prev, _, err := a.st.Config(ctx)
+		var next config.Config
+		_, err := a.editConfig(ctx, false, func(prev config.Config) (config.Config, error) {
+			next = cloneConfig(prev)
+			xs := k.items(&next)
+			i := slices.IndexFunc(*xs, func(x T) bool { return k.id(x) == in.ID })
+			if i < 0 {
+				return next, huma.Error404NotFound(fmt.Sprintf("no %s %q", k.name, in.ID))
+			}
+			*xs = slices.Delete(*xs, i, i+1)
+			return next, nil
+		})
 		if err != nil {
-			return nil, err
-		}
-		next := cloneConfig(prev)
-		xs := k.items(&next)
-		i := slices.IndexFunc(*xs, func(x T) bool { return k.id(x) == in.ID })
-		if i < 0 {
-			return nil, huma.Error404NotFound(fmt.Sprintf("no %s %q", k.name, in.ID))
-		}
-		*xs = slices.Delete(*xs, i, i+1)
-		if _, err := a.e.Apply(ctx, next, principal(ctx).Actor(), false); err != nil {
 			return nil, a.configError(err, next, func(string) string { return "" })
 		}
 		return nil, nil
@@ -240,6 +236,41 @@ func article(name string) string {
 
 // configError maps the error of applying next; problems are located by
 // locate, or named by their item elsewhere in the configuration.
+// maxEditAttempts bounds how often an edit is made again because other
+// nodes changed the configuration first.
+const maxEditAttempts = 20
+
+// editConfig makes an edit of the stored configuration and applies the
+// result: edit gets the configuration as stored and returns the one to
+// apply (or an error, which is returned as it is). The result is applied
+// only over the version edit saw; when another node or process changed the
+// configuration meanwhile, the edit is made again on the newer one, so that
+// neither change is lost. This node's edits take turns.
+func (a *API) editConfig(ctx context.Context, dryRun bool, edit func(prev config.Config) (config.Config, error)) ([]engine.Change, error) {
+	a.configMu.Lock()
+	defer a.configMu.Unlock()
+	for attempt := 1; ; attempt++ {
+		prev, ver, err := a.st.Config(ctx)
+		if err != nil {
+			return nil, err
+		}
+		next, err := edit(prev)
+		if err != nil {
+			return nil, err
+		}
+		changes, err := a.e.ApplyFrom(ctx, next, ver, principal(ctx).Actor(), dryRun)
+		if !errors.Is(err, store.ErrConflict) || attempt == maxEditAttempts {
+			return changes, err
+		}
+		// Another node got in first: let it finish, then edit anew.
+		select {
+		case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(5*time.Millisecond)))):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
 func (a *API) configError(err error, next config.Config, locate func(string) string) error {
 	if ve, ok := err.(*config.ValidationError); ok {
 		return configProblems(ve, locate, func(path string) string { return describeItem(next, path) })

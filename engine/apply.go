@@ -3,14 +3,14 @@ package engine
 import (
 	"context"
 	"errors"
-	"strings"
-
 	"fmt"
-	"github.com/deprov/deprov/identity/scimsource"
 	"reflect"
 	"sort"
+	"strings"
 
 	"github.com/deprov/deprov/config"
+	"github.com/deprov/deprov/identity/scimsource"
+	"github.com/deprov/deprov/store"
 )
 
 // Change is one difference between the stored configuration and a new one.
@@ -68,16 +68,37 @@ func diffKind(kind string, prev, next map[string]any) []Change {
 }
 
 // Apply validates cfg and, unless dryRun, replaces the stored
-// configuration with it. A configuration with any problem changes nothing
-// and returns a *config.ValidationError (which wraps no ErrInvalid, but the
-// CLI treats it as invalid input).
+// configuration with it, whatever was stored: what `deprov apply -f` does.
+// A configuration with any problem changes nothing and returns a
+// *config.ValidationError (which wraps no ErrInvalid, but the CLI treats it
+// as invalid input). The changes it reports and audits are against the
+// configuration it replaced, even when another process applied one at the
+// same moment.
 func (e *Engine) Apply(ctx context.Context, cfg config.Config, actor string, dryRun bool) ([]Change, error) {
+	for attempt := 1; ; attempt++ {
+		changes, err := e.ApplyFrom(ctx, cfg, store.AnyVersion, actor, dryRun)
+		if !errors.Is(err, store.ErrConflict) || attempt == 5 {
+			return changes, err
+		}
+	}
+}
+
+// ApplyFrom is Apply for a configuration made from the stored one at
+// version base (an edit of one item): when the stored configuration is no
+// longer at base, nothing changes and the error wraps store.ErrConflict, so
+// that the caller makes its edit again on the newer configuration instead
+// of undoing a change made meanwhile. store.AnyVersion applies cfg over
+// whatever is stored.
+func (e *Engine) ApplyFrom(ctx context.Context, cfg config.Config, base int64, actor string, dryRun bool) ([]Change, error) {
 	if err := validate(cfg); err != nil {
 		return nil, err
 	}
-	prev, _, err := e.st.Config(ctx)
+	prev, ver, err := e.st.Config(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if base != store.AnyVersion && ver != base {
+		return nil, fmt.Errorf("apply configuration: %w: it is at version %d, the change was made from version %d", store.ErrConflict, ver, base)
 	}
 	changes := Diff(prev, cfg)
 	if dryRun || len(changes) == 0 {
@@ -89,7 +110,9 @@ func (e *Engine) Apply(ctx context.Context, cfg config.Config, actor string, dry
 		detail = append(detail, map[string]any{"kind": c.Kind, "id": c.ID, "op": c.Op})
 	}
 	ev.Detail = map[string]any{"changes": detail}
-	if err := e.st.ApplyConfig(ctx, cfg, ev); err != nil {
+	// The store applies cfg only over the version the changes were
+	// computed against.
+	if err := e.st.ApplyConfig(ctx, cfg, ver, ev); err != nil {
 		return nil, fmt.Errorf("apply configuration: %w", err)
 	}
 	e.configChanged(ctx)

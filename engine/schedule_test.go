@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -206,5 +207,48 @@ func TestScheduledRunOncePerFireTime(t *testing.T) {
 	}
 	if next.ID == first.ID || next.ID == 0 {
 		t.Fatalf("next fire time: run %d, want a new run", next.ID)
+	}
+}
+
+// TestApplyFromStaleVersion: a configuration made from a version that is
+// no longer stored changes nothing; one made from the current version, or
+// a whole replacement, applies.
+func TestApplyFromStaleVersion(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "deprov.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyYAML(t, e, sched("0 0 2 * * ?", "false"))
+	base, _, err := st.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyYAML(t, e, sched("0 0 3 * * ?", "false")) // another node's change: version 2
+	edit := base
+	edit.Rules = nil
+	if _, err := e.ApplyFrom(ctx, edit, 1, "test", false); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("apply from version 1 at version 2: err = %v, want ErrConflict", err)
+	}
+	cfg, ver, err := st.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ver != 2 || len(cfg.Rules) != 1 || cfg.Rules[0].Schedule.Cron != "0 0 3 * * ?" {
+		t.Fatalf("version %d, rules %+v: the stale edit changed something", ver, cfg.Rules)
+	}
+	if _, err := e.ApplyFrom(ctx, edit, 2, "test", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, ver, _ := st.Config(ctx); ver != 3 {
+		t.Fatalf("version %d after applying from the current one, want 3", ver)
 	}
 }

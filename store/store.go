@@ -36,6 +36,10 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
+// AnyVersion is the ApplyConfig base that applies whatever the stored
+// configuration version is.
+const AnyVersion int64 = -1
+
 // RunExistsError is CreateRun's answer when the rule already has a run for
 // the run's fire time.
 type RunExistsError struct {
@@ -57,8 +61,12 @@ type Store interface {
 	NewJobClient(cfg *river.Config) (JobClient, error)
 
 	// ApplyConfig replaces the whole configuration (applications, sources,
-	// rules) with cfg, bumps the config version and appends ev.
-	ApplyConfig(ctx context.Context, cfg config.Config, ev audit.Event) error
+	// rules) with cfg, bumps the config version and appends ev. base is the
+	// version cfg was made from (compare-and-set): when the stored version
+	// is another, nothing changes and the error wraps ErrConflict, so that
+	// a change made meanwhile (on another node) is never silently undone.
+	// AnyVersion applies cfg whatever the stored version.
+	ApplyConfig(ctx context.Context, cfg config.Config, base int64, ev audit.Event) error
 	// Config returns the configuration in the order it was applied, and its
 	// version (0 before the first apply).
 	Config(ctx context.Context) (config.Config, int64, error)

@@ -13,7 +13,7 @@ import (
 
 // ApplyConfig replaces the whole configuration, bumps its version and
 // appends ev.
-func (s *Store) ApplyConfig(ctx context.Context, cfg config.Config, ev audit.Event) error {
+func (s *Store) ApplyConfig(ctx context.Context, cfg config.Config, base int64, ev audit.Event) error {
 	return s.write(ctx, "apply config", func(tx pgx.Tx) error {
 		items, err := records.ConfigItems(cfg)
 		if err != nil {
@@ -23,9 +23,14 @@ func (s *Store) ApplyConfig(ctx context.Context, cfg config.Config, ev audit.Eve
 		if err != nil {
 			return err
 		}
-		// The version row first: it makes concurrent applies take turns.
-		if _, err := tx.Exec(ctx, `UPDATE config_version SET version = version + 1, defaults = $1 WHERE id = 1`,
-			records.NullString(defaults)); err != nil {
+		// The version row first: it makes concurrent applies take turns,
+		// and the second one finds the version moved.
+		tag, err := tx.Exec(ctx, `UPDATE config_version SET version = version + 1, defaults = $1
+			WHERE id = 1 AND ($2 < 0 OR version = $2)`, records.NullString(defaults), base)
+		if err != nil {
+			return err
+		}
+		if err := records.CheckConfigBase(tag.RowsAffected(), nil); err != nil {
 			return err
 		}
 		for _, table := range records.ConfigTables {

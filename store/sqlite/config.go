@@ -12,7 +12,7 @@ import (
 
 // ApplyConfig replaces the whole configuration, bumps its version and
 // appends ev.
-func (s *Store) ApplyConfig(ctx context.Context, cfg config.Config, ev audit.Event) error {
+func (s *Store) ApplyConfig(ctx context.Context, cfg config.Config, base int64, ev audit.Event) error {
 	return s.write(ctx, "apply config", func(tx *sql.Tx) error {
 		items, err := records.ConfigItems(cfg)
 		if err != nil {
@@ -20,6 +20,14 @@ func (s *Store) ApplyConfig(ctx context.Context, cfg config.Config, ev audit.Eve
 		}
 		defaults, err := records.DefaultsJSON(cfg.Defaults)
 		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE config_version SET version = version + 1, defaults = ?
+			WHERE id = 1 AND (? < 0 OR version = ?)`, defaults, base, base)
+		if err != nil {
+			return err
+		}
+		if err := records.CheckConfigBase(res.RowsAffected()); err != nil {
 			return err
 		}
 		for _, table := range records.ConfigTables {
@@ -32,9 +40,6 @@ func (s *Store) ApplyConfig(ctx context.Context, cfg config.Config, ev audit.Eve
 				it.Position, it.ID, it.Body); err != nil {
 				return it.InsertError(err, isUnique(err))
 			}
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE config_version SET version = version + 1, defaults = ? WHERE id = 1`, defaults); err != nil {
-			return err
 		}
 		return s.appendEvents(ctx, tx, ev)
 	})

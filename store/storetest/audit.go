@@ -41,7 +41,7 @@ func verifyChain(t *testing.T, evs []audit.Event) {
 
 func testAuditChain(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	must(t, s.ApplyConfig(ctx, fullConfig(), event("config.applied")))
+	must(t, s.ApplyConfig(ctx, fullConfig(), store.AnyVersion, event("config.applied")))
 	syncIDs(t, s, "hr", person("hr", "a", "Terminated"))
 	replace(t, s, "crm", acct("crm", "c-1", "hr/a"))
 	p := store.CreateRunParams{Run: newRun("terminated"),

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"sync"
 	"testing"
 
 	"github.com/deprov/deprov/config"
@@ -12,6 +14,8 @@ var configTests = []test{
 	{"RoundTrip", testConfigRoundTrip},
 	{"ReplacesWhole", testConfigReplacesWhole},
 	{"Atomic", testConfigAtomic},
+	{"CompareAndSet", testConfigCompareAndSet},
+	{"CompareAndSetConcurrent", testConfigCompareAndSetConcurrent},
 }
 
 // fullConfig exercises every kind of field, with items deliberately not in
@@ -83,7 +87,7 @@ func testConfigEmpty(t *testing.T, s store.Store) {
 func testConfigRoundTrip(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	want := fullConfig()
-	must(t, s.ApplyConfig(ctx, want, event("config.applied")))
+	must(t, s.ApplyConfig(ctx, want, store.AnyVersion, event("config.applied")))
 	got, v, err := s.Config(ctx)
 	must(t, err)
 	equal(t, "version", v, int64(1))
@@ -92,7 +96,7 @@ func testConfigRoundTrip(t *testing.T, s store.Store) {
 	equal(t, "config", got, want)
 	equal(t, "applied event", lastEvent(t, s).Action, "config.applied")
 
-	must(t, s.ApplyConfig(ctx, want, event("config.applied")))
+	must(t, s.ApplyConfig(ctx, want, store.AnyVersion, event("config.applied")))
 	v, err = s.ConfigVersion(ctx)
 	must(t, err)
 	equal(t, "version after second apply", v, int64(2))
@@ -100,18 +104,18 @@ func testConfigRoundTrip(t *testing.T, s store.Store) {
 
 func testConfigReplacesWhole(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	must(t, s.ApplyConfig(ctx, fullConfig(), event("config.applied")))
+	must(t, s.ApplyConfig(ctx, fullConfig(), store.AnyVersion, event("config.applied")))
 	next := fullConfig()
 	next.Applications = []config.Application{next.Applications[1]}
 	next.Sources = nil
 	next.Rules = []config.Rule{next.Rules[1], next.Rules[0]}
-	must(t, s.ApplyConfig(ctx, next, event("config.applied")))
+	must(t, s.ApplyConfig(ctx, next, store.AnyVersion, event("config.applied")))
 	got, v, err := s.Config(ctx)
 	must(t, err)
 	equal(t, "version", v, int64(2))
 	equal(t, "config", got, next)
 
-	must(t, s.ApplyConfig(ctx, config.Config{}, event("config.applied")))
+	must(t, s.ApplyConfig(ctx, config.Config{}, store.AnyVersion, event("config.applied")))
 	got, v, err = s.Config(ctx)
 	must(t, err)
 	equal(t, "version", v, int64(3))
@@ -121,7 +125,7 @@ func testConfigReplacesWhole(t *testing.T, s store.Store) {
 
 func testConfigAtomic(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	if err := s.ApplyConfig(ctx, fullConfig(), unmarshalable("config.applied")); err == nil {
+	if err := s.ApplyConfig(ctx, fullConfig(), store.AnyVersion, unmarshalable("config.applied")); err == nil {
 		t.Fatal("ApplyConfig with an event that cannot be stored succeeded")
 	}
 	cfg, v, err := s.Config(ctx)
@@ -129,4 +133,56 @@ func testConfigAtomic(t *testing.T, s store.Store) {
 	equal(t, "version after failed apply", v, int64(0))
 	equal(t, "config after failed apply", cfg, config.Config{})
 	equal(t, "events after failed apply", auditLen(t, s), 0)
+}
+
+// testConfigCompareAndSet: a configuration made from a version that is no
+// longer the stored one changes nothing and fails with ErrConflict.
+func testConfigCompareAndSet(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.ApplyConfig(ctx, fullConfig(), 0, event("config.applied")))
+	stale := fullConfig()
+	stale.Rules = nil
+	wantErr(t, s.ApplyConfig(ctx, stale, 0, event("config.applied")), store.ErrConflict, "apply from version 0 at version 1")
+	wantErr(t, s.ApplyConfig(ctx, stale, 2, event("config.applied")), store.ErrConflict, "apply from a version to come")
+	got, v, err := s.Config(ctx)
+	must(t, err)
+	equal(t, "version", v, int64(1))
+	equal(t, "config", got, fullConfig())
+	equal(t, "events", auditLen(t, s), 1)
+	must(t, s.ApplyConfig(ctx, stale, 1, event("config.applied")))
+	got, v, err = s.Config(ctx)
+	must(t, err)
+	equal(t, "version", v, int64(2))
+	equal(t, "config", got, stale)
+}
+
+// testConfigCompareAndSetConcurrent: of writers that all start from one
+// version, exactly one succeeds.
+func testConfigCompareAndSetConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			cfg := fullConfig()
+			cfg.Rules = cfg.Rules[:i%2]
+			errs[i] = s.ApplyConfig(ctx, cfg, 0, event("config.applied"))
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, store.ErrConflict):
+			t.Fatalf("writer %d: %v, want success or ErrConflict", i, err)
+		}
+	}
+	equal(t, "writers that succeeded", ok, 1)
+	v, err := s.ConfigVersion(ctx)
+	must(t, err)
+	equal(t, "version", v, int64(1))
+	equal(t, "events", auditLen(t, s), 1)
 }

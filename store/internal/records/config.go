@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/deprov/deprov/config"
+	"github.com/deprov/deprov/store"
 )
 
 // The tables of the configuration's items, each with a position, an id and
@@ -151,4 +152,17 @@ func restoreInt(v any) any {
 		}
 	}
 	return v
+}
+
+// CheckConfigBase turns the outcome of ApplyConfig's compare-and-set on the
+// version row (rows affected, or the error getting it) into the store's
+// answer: no row means the version moved on since the caller's base.
+func CheckConfigBase(n int64, err error) error {
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return fmt.Errorf("%w: the configuration was changed meanwhile (its version is no longer the one this change was made from)", store.ErrConflict)
+	}
+	return nil
 }
