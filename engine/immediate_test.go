@@ -259,3 +259,61 @@ func BenchmarkImmediateTermination(b *testing.B) {
 	b.ReportMetric(float64(p99.Milliseconds()), "p99_ms")
 	fmt.Printf("BENCH immediate_p50 %d ms\nBENCH immediate_p99 %d ms\n", p50.Milliseconds(), p99.Milliseconds())
 }
+
+// TestPushedMassTerminationIsQuarantined: a source pushing terminations
+// one user at a time is held by the rule's maxUsers counted over the
+// trailing hour: the push that goes past it is quarantined, nothing of it
+// is scheduled, and an operator's approval carries it out. An hour on, the
+// count starts afresh.
+func TestPushedMassTerminationIsQuarantined(t *testing.T) {
+	t.Parallel()
+	users := []string{"bob", "carol", "dave", "erin"}
+	p := newPushEnv(t, users, fmt.Sprintf(immediateRule, 0)+"    safety: {maxUsers: 2}\n", false)
+	for i, u := range users {
+		p.create(t, fmt.Sprintf("E%d", i), u)
+	}
+	if _, err := p.b.e.Aggregate(p.b.ctx, "app", "test"); err != nil {
+		t.Fatal(err)
+	}
+	p.b.start(t)
+	for i := range 3 {
+		p.setActive(t, fmt.Sprintf("E%d", i), false)
+	}
+	runs, err := p.b.st.ListRuns(p.b.ctx, store.RunQuery{RuleID: "terminations"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 3 || runs[0].State != store.RunQuarantined || runs[1].State != store.RunCompleted || runs[2].State != store.RunCompleted {
+		t.Fatalf("runs %+v, want two completed, then the third quarantined", runs)
+	}
+	if !strings.Contains(runs[0].Error, "pushes would deprovision 3 users within 1h0m0s through this rule, more than safety.maxUsers 2") {
+		t.Fatalf("quarantine reason %q", runs[0].Error)
+	}
+	for _, id := range []int64{runs[2].ID, runs[1].ID} {
+		p.b.wait(t, id)
+	}
+	if p.b.active(t, "bob") || p.b.active(t, "carol") {
+		t.Fatal("the first two pushed terminations were not carried out")
+	}
+	if !p.b.active(t, "dave") {
+		t.Fatal("dave disabled although his run is quarantined")
+	}
+	approved, err := p.b.e.Approve(p.b.ctx, runs[0].ID, "cli:ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.b.wait(t, approved.ID)
+	if p.b.active(t, "dave") {
+		t.Fatal("dave still active after the approval")
+	}
+
+	p.b.clock.Add(engine.PushWindow + time.Minute)
+	p.setActive(t, "E3", false)
+	runs, err = p.b.st.ListRuns(p.b.ctx, store.RunQuery{RuleID: "terminations", Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs[0].State != store.RunCompleted {
+		t.Fatalf("a push an hour later: run %s (%s), want completed", runs[0].State, runs[0].Error)
+	}
+}

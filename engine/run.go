@@ -75,11 +75,15 @@ func (e *Engine) Run(ctx context.Context, ruleID string, o RunOptions) (store.Ru
 	}
 	safety := cfg.SafetyFor(r)
 	if len(o.Only) > 0 {
-		// A share of a handful of pushed identities says nothing about a
-		// mass deprovisioning: immediate runs keep the absolute limit only.
-		safety.MaxPercent = nil
-	}
-	if limit, over := exceeds(safety, run.Counts); over {
+		// Pushes arrive one identity at a time, so one immediate run says
+		// nothing about a mass deprovisioning: its maxUsers counts the users
+		// the rule's immediate runs deprovisioned over the trailing window.
+		if limit, over, err := e.pushBurst(ctx, r.ID, safety, run.Counts, now); err != nil {
+			return run, err
+		} else if over {
+			run.State, run.Error = store.RunQuarantined, limit
+		}
+	} else if limit, over := exceeds(safety, run.Counts); over {
 		run.State = store.RunQuarantined
 		run.Error = limit
 	}
@@ -139,6 +143,46 @@ func exceeds(s config.Safety, n rule.Counts) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// PushWindow is the trailing window over which a rule's maxUsers bounds the
+// users its immediate runs (pushed terminations) deprovision.
+const PushWindow = time.Hour
+
+// pushBurst reports whether an immediate run that would deprovision
+// n.Users more users breaks the rule's maxUsers, counted with the users its
+// immediate runs scheduled (completed or approved runs) since PushWindow
+// ago: a source pushing a mass termination one user at a time is stopped
+// like a scheduled run that plans one.
+func (e *Engine) pushBurst(ctx context.Context, ruleID string, s config.Safety, n rule.Counts, now time.Time) (string, bool, error) {
+	if s.MaxUsers == nil || n.Users == 0 {
+		return "", false, nil
+	}
+	since, users := now.Add(-PushWindow), n.Users
+	for before := int64(0); ; {
+		page, err := e.st.ListRuns(ctx, store.RunQuery{RuleID: ruleID, Before: before, Limit: 500})
+		if err != nil {
+			return "", false, err
+		}
+		for _, r := range page {
+			if r.StartedAt.Before(since) {
+				page = nil
+				break
+			}
+			if r.Trigger == "immediate" && (r.State == store.RunCompleted || r.State == store.RunApproved) {
+				users += r.Counts.Users
+			}
+		}
+		if len(page) < 500 {
+			break
+		}
+		before = page[len(page)-1].ID
+	}
+	if users <= *s.MaxUsers {
+		return "", false, nil
+	}
+	return fmt.Sprintf("quarantined: pushes would deprovision %d users within %s through this rule, more than safety.maxUsers %d",
+		users, PushWindow, *s.MaxUsers), true, nil
 }
 
 func (e *Engine) runEvent(run store.Run, r config.Rule) audit.Event {
