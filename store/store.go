@@ -382,6 +382,10 @@ type RevocationQuery struct {
 	After int64
 	// Limit caps the page; 0 means no limit.
 	Limit int
+	// LatestFirst orders by FinishedAt, latest first (unfinished ones
+	// last, then by id, highest first), instead of by id: the latest few
+	// finished of many.
+	LatestFirst bool
 }
 
 // RevocationUpdate is a change to a revocation; nil fields are unchanged.

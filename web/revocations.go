@@ -51,43 +51,48 @@ func (c *Console) revocationsPage(w http.ResponseWriter, r *http.Request, v *vie
 			}
 		}
 	}
-	list := func(states ...store.RevocationState) []store.Revocation {
+	list := func(q store.RevocationQuery) []store.Revocation {
 		if err != nil {
 			return nil
 		}
+		q.RuleID, q.ApplicationID = d.Rule, d.App
 		var out []store.Revocation
-		out, err = c.st.ListRevocations(r.Context(), store.RevocationQuery{States: states, RuleID: d.Rule, ApplicationID: d.App})
+		out, err = c.st.ListRevocations(r.Context(), q)
 		return out
 	}
-	d.Scheduled = list(store.Scheduled)
-	d.Running = list(store.Running)
-	d.Waiting = list(store.Waiting)
-	d.Failed = list(store.Failed)
-	cancelled := list(store.Cancelled)
-	succeeded := list(store.Succeeded)
+	// Pending and failed revocations are shown whole; of the finished ones,
+	// which grow without end, the latest and how many there are.
+	d.Scheduled = list(store.RevocationQuery{States: []store.RevocationState{store.Scheduled}})
+	d.Running = list(store.RevocationQuery{States: []store.RevocationState{store.Running}})
+	d.Waiting = list(store.RevocationQuery{States: []store.RevocationState{store.Waiting}})
+	d.Failed = list(store.RevocationQuery{States: []store.RevocationState{store.Failed}})
+	d.Cancelled = list(store.RevocationQuery{States: []store.RevocationState{store.Cancelled}, LatestFirst: true, Limit: recentRows})
+	d.Succeeded = list(store.RevocationQuery{States: []store.RevocationState{store.Succeeded}, LatestFirst: true, Limit: recentRows})
 	if err != nil {
 		c.failed(w, r, v, err)
 		return
 	}
+	counts, err := c.st.CountRevocations(r.Context(), store.Cancelled, store.Succeeded)
+	if err != nil {
+		c.failed(w, r, v, err)
+		return
+	}
+	for _, n := range counts {
+		if (d.Rule != "" && n.RuleID != d.Rule) || (d.App != "" && n.ApplicationID != d.App) {
+			continue
+		}
+		if n.State == store.Cancelled {
+			d.CancelledTotal += n.N
+		} else {
+			d.SucceededTotal += n.N
+		}
+	}
 	slices.SortStableFunc(d.Scheduled, func(a, b store.Revocation) int { return cmp.Or(a.DueAt.Compare(b.DueAt), cmp.Compare(a.ID, b.ID)) })
-	d.CancelledTotal, d.SucceededTotal = len(cancelled), len(succeeded)
-	d.Cancelled, d.Succeeded = latest(cancelled), latest(succeeded)
 	slices.Reverse(d.Failed)
 	pending := append(append(append([]store.Revocation{}, d.Scheduled...), d.Running...), d.Waiting...)
 	d.Timeline = newTimeline(pending, v.Now, graces)
 	v.Title, v.Nav = "Revocations", "revocations"
 	c.render(w, http.StatusOK, "revocations", v, d)
-}
-
-// latest returns the last recentRows revocations, newest first.
-func latest(revs []store.Revocation) []store.Revocation {
-	slices.SortStableFunc(revs, func(a, b store.Revocation) int {
-		return cmp.Or(b.UpdatedAt.Compare(a.UpdatedAt), cmp.Compare(b.ID, a.ID))
-	})
-	if len(revs) > recentRows {
-		revs = revs[:recentRows]
-	}
-	return revs
 }
 
 // revocationAction cancels, retries, completes or rejects a revocation

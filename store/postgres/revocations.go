@@ -121,7 +121,7 @@ func (s *Store) ListRevocations(ctx context.Context, q store.RevocationQuery) ([
 	if q.After != 0 {
 		w.add("id > ?", q.After)
 	}
-	query := `SELECT ` + revocationColumns + ` FROM revocations` + w.sql() + " ORDER BY id"
+	query := `SELECT ` + revocationColumns + ` FROM revocations` + w.sql() + " ORDER BY " + records.RevocationOrder(q)
 	if q.Limit > 0 {
 		query += " LIMIT " + w.arg(q.Limit)
 	}

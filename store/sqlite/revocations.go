@@ -133,7 +133,7 @@ func (s *Store) ListRevocations(ctx context.Context, q store.RevocationQuery) ([
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY id"
+	query += " ORDER BY " + records.RevocationOrder(q)
 	if q.Limit > 0 {
 		query, args = query+" LIMIT ?", append(args, q.Limit)
 	}

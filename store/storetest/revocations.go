@@ -21,6 +21,7 @@ var revocationTests = []test{
 	{"MarkQueued", testMarkQueued},
 	{"ListFilters", testListRevocations},
 	{"Counts", testCountRevocations},
+	{"LatestFirst", testListRevocationsLatestFirst},
 	{"BeforeRoundTrip", testRevocationBefore},
 	{"UpdateBefore", testUpdateRevocationBefore},
 	{"UndoOf", testRevocationUndoOf},
@@ -427,4 +428,21 @@ func testCountRevocations(t *testing.T, s store.Store) {
 	n, err = s.CountRevocations(ctx, store.Failed, store.Running)
 	must(t, err)
 	equal(t, "by state", n, []store.RevocationCount{{RuleID: "terminated", ApplicationID: "crm", State: store.Failed, N: 1}})
+}
+
+func testListRevocationsLatestFirst(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	_, revs := createRun(t, s, "terminated",
+		rev("terminated", "hr/a", "crm", "c-1", account.Disable),
+		rev("terminated", "hr/b", "crm", "c-2", account.Disable),
+		rev("terminated", "hr/c", "crm", "c-3", account.Disable))
+	// Finish them out of id order: c-2 first, then c-3, then c-1 last.
+	for i, idx := range []int{1, 2, 0} {
+		fin := at(time.Duration(i+1) * time.Hour)
+		_, err := s.UpdateRevocation(ctx, revs[idx].ID, scheduled, store.RevocationUpdate{State: store.Succeeded, FinishedAt: &fin}, event("revocation.succeeded"))
+		must(t, err)
+	}
+	got, err := s.ListRevocations(ctx, store.RevocationQuery{States: []store.RevocationState{store.Succeeded}, LatestFirst: true, Limit: 2})
+	must(t, err)
+	equal(t, "latest two", revocationIDs(got), []int64{revs[0].ID, revs[2].ID})
 }

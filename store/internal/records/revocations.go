@@ -124,3 +124,11 @@ func RevocationEvent(ev audit.Event, r store.Revocation) audit.Event {
 	ev.ApplicationID = cmp.Or(ev.ApplicationID, r.ApplicationID)
 	return ev
 }
+
+// RevocationOrder is the ORDER BY of a revocation query.
+func RevocationOrder(q store.RevocationQuery) string {
+	if q.LatestFirst {
+		return "finished_at DESC NULLS LAST, id DESC"
+	}
+	return "id"
+}
