@@ -199,13 +199,19 @@ func (e *Engine) execute(ctx context.Context, id int64, jobAttempt int) error {
 	if err != nil {
 		return err
 	}
+	// The identity's accounts, deleted ones too, read once: the rule's
+	// re-check sees the live ones, the action its own.
+	all, err := e.st.ListAccounts(ctx, store.AccountQuery{IdentityIDs: []string{r.IdentityID}, IncludeDeleted: true})
+	if err != nil {
+		return err
+	}
 	if r.Action == account.Restore {
 		// An undo is an operator's decision against the rule: only a removed
 		// application stops it.
 		if _, ok := cfg.Application(r.ApplicationID); !ok {
 			return e.fail(ctx, r, fmt.Sprintf("application %s was removed", r.ApplicationID), r.Attempts)
 		}
-	} else if reason, stop, err := e.stillWanted(ctx, cfg, ver, r); err != nil {
+	} else if reason, stop, err := e.stillWanted(ctx, cfg, ver, r, all); err != nil {
 		return err
 	} else if stop {
 		if err := e.cancel(ctx, r, reason, e.workerActor, true); err != nil && !errors.Is(err, store.ErrConflict) {
@@ -217,10 +223,7 @@ func (e *Engine) execute(ctx context.Context, id int64, jobAttempt int) error {
 	if err != nil {
 		return e.fail(ctx, r, err.Error(), r.Attempts)
 	}
-	acct, err := e.accountOf(ctx, r)
-	if err != nil {
-		return err
-	}
+	acct := accountOf(r, all)
 	attempts := r.Attempts + 1
 	u := store.RevocationUpdate{State: store.Running, Attempts: &attempts}
 	if r.Before == nil && r.Action != account.Restore {
@@ -317,7 +320,7 @@ func (e *Engine) wait(ctx context.Context, r store.Revocation, wi *connector.Wor
 
 // stillWanted re-checks a revocation against the current configuration and
 // identity; stop is true (with the reason) when it must be cancelled.
-func (e *Engine) stillWanted(ctx context.Context, cfg config.Config, ver int64, r store.Revocation) (reason string, stop bool, err error) {
+func (e *Engine) stillWanted(ctx context.Context, cfg config.Config, ver int64, r store.Revocation, all []account.Account) (reason string, stop bool, err error) {
 	rl, ok := cfg.Rule(r.RuleID)
 	if !ok {
 		return fmt.Sprintf("rule %s was removed", r.RuleID), true, nil
@@ -339,9 +342,11 @@ func (e *Engine) stillWanted(ctx context.Context, cfg config.Config, ver int64, 
 	if err != nil {
 		return "", false, err
 	}
-	accts, err := e.st.ListAccounts(ctx, store.AccountQuery{IdentityIDs: []string{r.IdentityID}})
-	if err != nil {
-		return "", false, err
+	accts := make([]account.Account, 0, len(all))
+	for _, a := range all {
+		if a.State != account.Deleted {
+			accts = append(accts, a)
+		}
 	}
 	d := c.Decide(id, accts, e.Now())
 	switch {
@@ -354,19 +359,16 @@ func (e *Engine) stillWanted(ctx context.Context, cfg config.Config, ver int64, 
 	return fmt.Sprintf("identity no longer matches rule %s (%s)", r.RuleID, describe(id)), true, nil
 }
 
-// accountOf returns the stored account a revocation targets, or one built
-// from the revocation when aggregation no longer lists it.
-func (e *Engine) accountOf(ctx context.Context, r store.Revocation) (account.Account, error) {
-	accts, err := e.st.ListAccounts(ctx, store.AccountQuery{ApplicationID: r.ApplicationID, IdentityIDs: []string{r.IdentityID}, IncludeDeleted: true})
-	if err != nil {
-		return account.Account{}, err
-	}
-	for _, a := range accts {
-		if a.NativeID == r.AccountID {
-			return a, nil
+// accountOf returns the stored account a revocation targets, among the
+// identity's accounts, or one built from the revocation when aggregation no
+// longer lists it.
+func accountOf(r store.Revocation, all []account.Account) account.Account {
+	for _, a := range all {
+		if a.ApplicationID == r.ApplicationID && a.NativeID == r.AccountID {
+			return a
 		}
 	}
-	return account.Account{ApplicationID: r.ApplicationID, NativeID: r.AccountID, UserName: r.AccountName, IdentityID: r.IdentityID}, nil
+	return account.Account{ApplicationID: r.ApplicationID, NativeID: r.AccountID, UserName: r.AccountName, IdentityID: r.IdentityID}
 }
 
 func (e *Engine) succeed(ctx context.Context, r store.Revocation, res connector.Result, actor, note string) error {
