@@ -10,6 +10,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
 
 	"github.com/deprov/deprov/account"
 	"github.com/deprov/deprov/identity"
@@ -80,8 +81,9 @@ func compile(expr string) (cel.Program, error) {
 	return prg, nil
 }
 
-// vars builds the CEL activation for one identity.
-func vars(id identity.Identity, accts []account.Account, now time.Time, loc *time.Location) map[string]any {
+// userVar is the identity as CEL's `user`. The attributes map is handed
+// over, not copied: CEL does not change it.
+func userVar(id *identity.Identity, loc *time.Location) map[string]any {
 	u := map[string]any{
 		"externalId": id.ExternalID, "userName": id.UserName, "source": id.SourceID,
 		"email": id.Email, "displayName": id.DisplayName, "status": id.Status,
@@ -90,11 +92,16 @@ func vars(id identity.Identity, accts []account.Account, now time.Time, loc *tim
 	if !id.EndDate.IsZero() {
 		u["endDate"] = id.EndDate.In(loc)
 	}
-	attrs := make(map[string]string, len(id.Attributes))
-	for k, v := range id.Attributes {
-		attrs[k] = v
+	attrs := id.Attributes
+	if attrs == nil {
+		attrs = map[string]string{}
 	}
 	u["attributes"] = attrs
+	return u
+}
+
+// accountsVar is the identity's accounts as CEL's `accounts`.
+func accountsVar(accts []account.Account) []map[string]any {
 	list := make([]map[string]any, 0, len(accts))
 	for _, a := range accts {
 		groups := make([]string, 0, len(a.Entitlements))
@@ -106,7 +113,7 @@ func vars(id identity.Identity, accts []account.Account, now time.Time, loc *tim
 			"email": a.Email, "state": string(a.State), "groups": groups,
 		})
 	}
-	return map[string]any{"user": u, "accounts": list, "now": now}
+	return list
 }
 
 func cmpOr(a, b string) string {
@@ -117,7 +124,7 @@ func cmpOr(a, b string) string {
 }
 
 // evalBool runs a compiled boolean program.
-func evalBool(prg cel.Program, act map[string]any) (bool, error) {
+func evalBool(prg cel.Program, act any) (bool, error) {
 	out, _, err := prg.Eval(act)
 	if err != nil {
 		return false, err
@@ -132,3 +139,34 @@ func asBool(v ref.Val) (bool, error) {
 	}
 	return bool(b), nil
 }
+
+// activation resolves user, accounts and now when the expression first
+// reads them: a hook over user alone never builds the accounts list.
+type activation struct {
+	id    *identity.Identity
+	accts []account.Account
+	now   time.Time
+	loc   *time.Location
+	user  map[string]any
+	list  []map[string]any
+}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "user":
+		if a.user == nil {
+			a.user = userVar(a.id, a.loc)
+		}
+		return a.user, true
+	case "accounts":
+		if a.list == nil {
+			a.list = accountsVar(a.accts)
+		}
+		return a.list, true
+	case "now":
+		return a.now, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }

@@ -127,10 +127,10 @@ func (d Decision) Reason() string {
 // that fires is enough; a hook error is reported and, when nothing else
 // fires, leaves the identity unmatched.
 func (c *Compiled) Decide(id identity.Identity, accts []account.Account, now time.Time) Decision {
-	var act map[string]any
-	lazyVars := func() map[string]any {
+	var act *activation
+	lazyVars := func() *activation {
 		if act == nil {
-			act = vars(id, accts, now, c.loc)
+			act = &activation{id: &id, accts: accts, now: now, loc: c.loc}
 		}
 		return act
 	}
