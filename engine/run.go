@@ -258,38 +258,21 @@ func (e *Engine) plan(ctx context.Context, c *rule.Compiled, only []string, now 
 		}
 		active[r.IdentityID][rule.ActiveKey(r.ApplicationID, r.AccountID, r.Action)] = true
 	}
-	next := e.identityPages(ctx, only)
-	for {
-		batch, err := next()
-		if err != nil {
-			return p, err
+	// The next page (identities, their accounts, first matches) is read
+	// while this one is evaluated, so that the store's reads and the
+	// rule's evaluation use two cores.
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for pg := range e.planPages(pctx, ruleID, only) {
+		if pg.err != nil {
+			return p, pg.err
 		}
-		if len(batch) == 0 {
-			return p, nil
-		}
-		keys := make([]string, len(batch))
-		for i, id := range batch {
-			keys[i] = id.ID()
-		}
-		accts, err := e.st.ListAccounts(ctx, store.AccountQuery{IdentityIDs: keys})
-		if err != nil {
-			return p, err
-		}
-		byIdentity := map[string][]account.Account{}
-		for _, a := range accts {
-			byIdentity[a.IdentityID] = append(byIdentity[a.IdentityID], a)
-		}
-		first, err := e.st.Matches(ctx, ruleID, keys)
-		if err != nil {
-			return p, err
-		}
-
-		for _, id := range batch {
+		for _, id := range pg.batch {
 			key := id.ID()
-			items, d := c.Plan(rule.PlanInput{Identity: id, Accounts: byIdentity[key], FirstMatch: first[key], Active: active[key]}, now)
+			items, d := c.Plan(rule.PlanInput{Identity: id, Accounts: pg.accounts[key], FirstMatch: pg.first[key], Active: active[key]}, now)
 			p.counts.Tally(items, d)
 			p.items = append(p.items, items...)
-			_, wasMatched := first[key]
+			_, wasMatched := pg.first[key]
 			switch {
 			case d.Matched && !wasMatched:
 				p.matches[key] = now
@@ -308,6 +291,67 @@ func (e *Engine) plan(ctx context.Context, c *rule.Compiled, only []string, now 
 			progress(p.counts.Evaluated, total)
 		}
 	}
+	return p, nil
+}
+
+// planPage is one page of identities with what evaluating them needs, or
+// the error that ended the reading.
+type planPage struct {
+	batch    []identity.Identity
+	accounts map[string][]account.Account // live accounts by identity key
+	first    map[string]time.Time         // the rule's first matches
+	err      error
+}
+
+// planPages reads pages for plan one ahead of it. The channel closes after
+// the last page or after a page with an error; cancelling ctx stops the
+// reader.
+func (e *Engine) planPages(ctx context.Context, ruleID string, only []string) <-chan planPage {
+	out := make(chan planPage, 1)
+	go func() {
+		defer close(out)
+		send := func(pg planPage) bool {
+			select {
+			case out <- pg:
+				return pg.err == nil
+			case <-ctx.Done():
+				return false
+			}
+		}
+		next := e.identityPages(ctx, only)
+		for {
+			batch, err := next()
+			if err != nil {
+				send(planPage{err: err})
+				return
+			}
+			if len(batch) == 0 {
+				return
+			}
+			keys := make([]string, len(batch))
+			for i, id := range batch {
+				keys[i] = id.ID()
+			}
+			accts, err := e.st.ListAccounts(ctx, store.AccountQuery{IdentityIDs: keys})
+			if err != nil {
+				send(planPage{err: err})
+				return
+			}
+			byIdentity := map[string][]account.Account{}
+			for _, a := range accts {
+				byIdentity[a.IdentityID] = append(byIdentity[a.IdentityID], a)
+			}
+			first, err := e.st.Matches(ctx, ruleID, keys)
+			if err != nil {
+				send(planPage{err: err})
+				return
+			}
+			if !send(planPage{batch: batch, accounts: byIdentity, first: first}) {
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // identityPages returns a function yielding identities page by page: all

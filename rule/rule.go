@@ -125,7 +125,8 @@ func (d Decision) Reason() string {
 
 // Decide evaluates scope and trigger for one identity at now. Any trigger
 // that fires is enough; a hook error is reported and, when nothing else
-// fires, leaves the identity unmatched.
+// fires, leaves the identity unmatched. A URL hook is not called for an
+// identity out of scope.
 func (c *Compiled) Decide(id identity.Identity, accts []account.Account, now time.Time) Decision {
 	var act *activation
 	lazyVars := func() *activation {
@@ -160,7 +161,9 @@ func (c *Compiled) Decide(id identity.Identity, accts []account.Account, now tim
 			d.Reasons = append(d.Reasons, "hook")
 		}
 	}
-	if c.spec.HookFunc != nil && d.Err == nil {
+	// A URL hook is called only for identities in scope: the others are
+	// never the rule's business, and their data does not leave deprov.
+	if c.spec.HookFunc != nil && d.Err == nil && d.InScope {
 		ok, why, err := c.spec.HookFunc(id, accts)
 		switch {
 		case err != nil:

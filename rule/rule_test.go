@@ -271,6 +271,29 @@ func TestHookErrorNeverDeprovisions(t *testing.T) {
 	}
 }
 
+// TestURLHookOnlyInScope: a URL hook is not called for an identity out of
+// the rule's scope, so that its data does not leave deprov.
+func TestURLHookOnlyInScope(t *testing.T) {
+	t.Parallel()
+	var called []string
+	c, err := Compile(Spec{Scope: `user.department != "board"`,
+		HookFunc: func(id identity.Identity, _ []account.Account) (bool, string, error) {
+			called = append(called, id.UserName)
+			return true, "left", nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := c.Decide(identity.Identity{UserName: "bob", Department: "eng"}, nil, time.Now())
+	out := c.Decide(identity.Identity{UserName: "dave", Department: "board"}, nil, time.Now())
+	if !in.Matched || out.Matched || out.InScope {
+		t.Fatalf("decisions %+v and %+v, want bob matched and dave out of scope", in, out)
+	}
+	if len(called) != 1 || called[0] != "bob" {
+		t.Fatalf("hook called for %v, want bob only", called)
+	}
+}
+
 func TestCompileErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
