@@ -183,6 +183,8 @@ func TestCheckMapping(t *testing.T) {
 		{"common attribute", config.SCIMMapping{Status: "id"}, `scim.status: "id" cannot be mapped`},
 		{"same attribute twice", config.SCIMMapping{Status: acmeURN + ":x", EndDate: acmeURN + ":x"}, "is also the status attribute"},
 		{"end date on active", config.SCIMMapping{EndDate: "active"}, `"active" is a boolean`},
+		{"status on the default end date", config.SCIMMapping{Status: leaveDate}, "scim.endDate: the default \"" + leaveDate + "\" is also the status attribute"},
+		{"status on the leave date, end date elsewhere", config.SCIMMapping{Status: leaveDate, EndDate: acmeURN + ":end"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := scimsource.CheckMapping(config.Source{ID: "s", Type: "scim", SCIM: &tc.mapping})

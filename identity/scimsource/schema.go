@@ -19,6 +19,10 @@ const (
 	urnResourceType  = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 	urnSchema        = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 	defaultStatusKey = "active"
+	// DefaultEndDate is the end date attribute of a source whose mapping
+	// names none: the enterprise extension's leave date, as Workday, SAP
+	// SuccessFactors and Entra ID send it.
+	DefaultEndDate = URNEnterprise + ":employeeLeaveDate"
 )
 
 // attrType is a SCIM attribute data type (RFC 7643 §2.3).
@@ -236,7 +240,9 @@ type view struct {
 	// schemas: core first, then the extensions.
 	schemas []*schema
 	// status is the attribute read as text status; nil when it is active.
-	status  *attrRef
+	status *attrRef
+	// endDate is the attribute read as the end date: the mapping's, else
+	// DefaultEndDate.
 	endDate *attrRef
 	// activeStatus, inactiveStatus and deletedStatus are the mapping's
 	// values with their defaults.
@@ -255,7 +261,8 @@ func CheckMapping(src config.Source) error {
 // the core schema ("userType"), or one prefixed by a schema URN
 // ("urn:…:enterprise:2.0:User:employeeLeaveDate"); an attribute the
 // schema does not have is declared by the mapping, and a URN that is
-// neither core nor enterprise declares a custom extension.
+// neither core nor enterprise declares a custom extension. An unset
+// endDate is DefaultEndDate.
 func newView(src config.Source) (*view, error) {
 	m := config.SCIMMapping{}
 	if src.SCIM != nil {
@@ -277,19 +284,25 @@ func newView(src config.Source) (*view, error) {
 			v.status = r
 		}
 	}
-	if p := strings.TrimSpace(m.EndDate); p != "" {
-		r, err := v.declare(p, tDateTime, "The user's last day: an RFC 3339 date (2026-11-30) or date-time (deprov's end date mapping).")
-		if err != nil {
-			return nil, fmt.Errorf("scim.endDate: %w", err)
-		}
-		if v.status != nil && r.attr == v.status.attr {
-			return nil, fmt.Errorf("scim.endDate: %q is also the status attribute", p)
-		}
-		if r.schema.id == URNUser && strings.EqualFold(r.attr.name, defaultStatusKey) {
-			return nil, fmt.Errorf("scim.endDate: %q is a boolean", p)
-		}
-		v.endDate = r
+	p := strings.TrimSpace(m.EndDate)
+	defaulted := p == ""
+	if defaulted {
+		p = DefaultEndDate
 	}
+	r, err := v.declare(p, tDateTime, "The user's last day: an RFC 3339 date (2026-11-30) or date-time (deprov's end date mapping).")
+	if err != nil {
+		return nil, fmt.Errorf("scim.endDate: %w", err)
+	}
+	if v.status != nil && r.attr == v.status.attr {
+		if defaulted {
+			return nil, fmt.Errorf("scim.endDate: the default %q is also the status attribute; name another end date attribute", p)
+		}
+		return nil, fmt.Errorf("scim.endDate: %q is also the status attribute", p)
+	}
+	if r.schema.id == URNUser && strings.EqualFold(r.attr.name, defaultStatusKey) {
+		return nil, fmt.Errorf("scim.endDate: %q is a boolean", p)
+	}
+	v.endDate = r
 	return v, nil
 }
 

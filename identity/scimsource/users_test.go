@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deprov/deprov/config"
 	"github.com/deprov/deprov/identity"
 	"github.com/deprov/deprov/identity/scimsource"
 )
@@ -446,4 +447,50 @@ func TestPanicIsA500(t *testing.T) {
 	}
 	// The server keeps serving.
 	b.do(t, http.MethodGet, "/scim/v2/Users", nil).wantStatus(t, http.StatusOK)
+}
+
+// TestDefaultEndDate: a source without a scim block reads the end date
+// from the enterprise leave date, and says so in /Schemas.
+func TestDefaultEndDate(t *testing.T) {
+	t.Parallel()
+	const token = "plain-secret-token-0123456789"
+	b := setupWith(t, newMemSink(), []config.Source{{ID: "plain", Type: "scim", Token: token}})
+
+	r := b.doAs(t, token, http.MethodPost, "/scim/v2/Users", user("E1", "bob")).wantStatus(t, http.StatusCreated)
+	if got := b.sink.last(t).idn.EndDate; got.String() != "2026-11-30" || !got.DateOnly {
+		t.Errorf("end date %v, want the date 2026-11-30", got)
+	}
+	if got := get(r.body, scimsource.URNEnterprise+".employeeLeaveDate"); got != "2026-11-30" {
+		t.Errorf("answer's employeeLeaveDate %#v\n%s", got, r.raw)
+	}
+
+	b.doAs(t, token, http.MethodPatch, "/scim/v2/Users/E1", patchOp(map[string]any{"op": "replace", "path": scimsource.DefaultEndDate, "value": "2027-01-15T17:00:00Z"})).
+		wantStatus(t, http.StatusOK)
+	if got := b.sink.last(t).idn.EndDate.String(); got != "2027-01-15T17:00:00Z" {
+		t.Errorf("after PATCH: end date %q", got)
+	}
+
+	n := b.sink.count()
+	bad := user("E2", "carol")
+	bad[scimsource.URNEnterprise].(map[string]any)["employeeLeaveDate"] = "soon"
+	b.doAs(t, token, http.MethodPost, "/scim/v2/Users", bad).
+		wantError(t, http.StatusBadRequest, scimsource.InvalidValue, `"`+scimsource.DefaultEndDate+`" (the source's end date attribute): "soon" is not an RFC 3339 date`)
+	if b.sink.count() != n {
+		t.Error("a rejected POST reached the sink")
+	}
+
+	r = b.doAs(t, token, http.MethodGet, "/scim/v2/Schemas/"+scimsource.URNEnterprise, nil).wantStatus(t, http.StatusOK)
+	as, _ := r.body["attributes"].([]any)
+	found := false
+	for _, a := range as {
+		if get(a, "name") == "employeeLeaveDate" {
+			found = true
+			if get(a, "type") != "dateTime" || get(a, "multiValued") != false {
+				t.Errorf("employeeLeaveDate: %v", a)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the enterprise schema does not declare employeeLeaveDate:\n%s", r.raw)
+	}
 }
