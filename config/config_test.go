@@ -88,6 +88,7 @@ func TestValidateReportsEveryProblemWithPath(t *testing.T) {
 		{"max percent over 100", func(c *config.Config) { p := 150.0; c.Rules[0].Safety.MaxPercent = &p }, "rules[0].safety.maxPercent", "between 0 and 100"},
 		{"plain http hook off loopback", func(c *config.Config) { c.Rules[0].Trigger.Hook = &config.Hook{URL: "http://hooks.example.com/x"} }, "rules[0].trigger.hook.url", "https"},
 		{"redacted secret from an export", func(c *config.Config) { c.Applications[1].Connector.Settings["token"] = config.RedactedValue }, "applications[1].connector.token", "from an export"},
+		{"scim source with a schedule", func(c *config.Config) { c.Sources[1].Schedule = &config.Schedule{Cron: "*/15 * * * *"} }, "sources[1].schedule", "a scim source is pushed to; it has no schedule"},
 		{"negative rate limit", func(c *config.Config) { c.Applications[0].RateLimit = -1 }, "applications[0].rateLimit", ""},
 	}
 	for _, tc := range tests {
@@ -120,6 +121,18 @@ func TestValidateCollectsAll(t *testing.T) {
 	var ve *config.ValidationError
 	if err := c.Validate(); !errors.As(err, &ve) || len(ve.Problems) != 3 {
 		t.Fatalf("want 3 problems, got %v", err)
+	}
+}
+
+// A scim source's schedule is refused as a whole: what its cron says does
+// not matter.
+func TestValidateScimScheduleIsOneProblem(t *testing.T) {
+	t.Parallel()
+	c := load(t)
+	c.Sources[1].Schedule = &config.Schedule{Cron: "nope", Timezone: "Mars/Olympus"}
+	var ve *config.ValidationError
+	if err := c.Validate(); !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].String() != "sources[1].schedule: a scim source is pushed to; it has no schedule" {
+		t.Fatalf("want the one schedule problem, got %v", err)
 	}
 }
 

@@ -173,12 +173,16 @@ func validateSource(ps *problems, p string, s Source) {
 		if s.Path != "" {
 			ps.add(p+".path", "only a csv source reads a file")
 		}
+		// The scheduler would fire a sync that can only fail, every time.
+		if s.Schedule != nil {
+			ps.add(p+".schedule", "a scim source is pushed to; it has no schedule")
+		}
 	case "":
 		ps.add(p+".type", "required (csv or scim)")
 	default:
 		ps.add(p+".type", "unknown source type %q (csv or scim)", s.Type)
 	}
-	if s.Schedule != nil {
+	if s.Schedule != nil && s.Type != "scim" {
 		validateSchedule(ps, p+".schedule", *s.Schedule)
 	}
 }
