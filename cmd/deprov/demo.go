@@ -50,7 +50,7 @@ within a minute the log shows the leavers disabled in the sandbox application.`,
 				return usagef("--addr %s: %v", addr, err)
 			}
 			base := "http://" + ln.Addr().String()
-			log, err := newLogger("text")
+			log, err := newLogger(cmd.ErrOrStderr(), "text")
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -37,7 +38,7 @@ func serveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return usagef("--addr %s: %v", addr, err)
 			}
-			log, err := newLogger(logFormat)
+			log, err := newLogger(cmd.ErrOrStderr(), logFormat)
 			if err != nil {
 				return err
 			}
@@ -52,13 +53,14 @@ func serveCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func newLogger(format string) (*slog.Logger, error) {
+// newLogger logs to w, the command's standard error.
+func newLogger(w io.Writer, format string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	switch format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, usagef("--log-format must be json or text, got %q", format)
 }
