@@ -8,6 +8,7 @@ import (
 
 	_ "github.com/deprov/deprov/connector/manual"
 	"github.com/deprov/deprov/internal/scimtarget"
+	"github.com/deprov/deprov/rule"
 	"github.com/deprov/deprov/store"
 )
 
@@ -243,5 +244,83 @@ applications:
 	}
 	if _, err := b.e.Complete(b.ctx, r.ID, "", "cli:alex"); err == nil {
 		t.Fatal("completing twice succeeded")
+	}
+}
+
+// TestRejectedWorkItemIsNotPlannedAgain: a work item rejected by the person
+// who got it fails the revocation with the note; the next runs skip it as
+// failed (naming the revocation) instead of filing a new work item each
+// time, until someone retries it.
+func TestRejectedWorkItemIsNotPlannedAgain(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, opts{csv: "2,bob,TERMINATED,,eng\n", config: `rules:
+  - {id: leavers, trigger: {statuses: [TERMINATED]}}
+applications:
+  - id: legacy
+    connector: {type: manual, instructions: "Use the admin console of the legacy ERP."}
+`})
+	b.prepare(t, "legacy")
+	b.start(t)
+	run := b.run(t, "leavers")
+	b.wait(t, run.ID)
+	rv := onlyRevocation(t, b, run.ID)
+	if rv.State != store.Waiting {
+		t.Fatalf("revocation %s, want a waiting work item", rv.State)
+	}
+	if _, err := b.e.RejectWork(b.ctx, rv.ID, "no such user in the ERP", "cli:alex"); err != nil {
+		t.Fatal(err)
+	}
+	again := b.run(t, "leavers")
+	if again.Counts.Planned != 0 || len(again.Items) != 1 || again.Items[0].Skip != rule.SkipFailed ||
+		!strings.Contains(again.Items[0].Reason, fmt.Sprintf("revocation %d failed", rv.ID)) {
+		t.Fatalf("run after the rejection: %+v, want the item skipped as failed", again.Items)
+	}
+	if _, err := b.e.Retry(b.ctx, rv.ID, "cli:alex"); err != nil {
+		t.Fatal(err)
+	}
+	b.wait(t, run.ID)
+	if r, err := b.st.Revocation(b.ctx, rv.ID); err != nil || r.State != store.Waiting {
+		t.Fatalf("after retry: %+v, %v, want a new work item", r, err)
+	}
+	third := b.run(t, "leavers")
+	if third.Counts.Planned != 0 || third.Items[0].Skip != rule.SkipAlreadyScheduled {
+		t.Fatalf("run during the retried work item: %+v", third.Items)
+	}
+}
+
+// TestAttemptLimit: a target that keeps failing uses up the application's
+// maxAttempts; the revocation then ends failed with its last error, and
+// the target saw exactly that many attempts.
+func TestAttemptLimit(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, opts{users: []string{"bob"}, csv: "2,bob,TERMINATED,,eng\n", realClock: true,
+		config: `rules:
+  - {id: leavers, trigger: {statuses: [TERMINATED]}}
+applications:
+  - id: app
+    connector: {type: scim, url: "{{URL}}", token: "{{TOKEN}}"}
+    maxAttempts: 2
+`})
+	b.prepare(t)
+	b.start(t)
+	b.target.FailNext(t, 2, 503, nil) // each attempt's first request
+	run := b.run(t, "leavers")
+	deadline := time.Now().Add(60 * time.Second)
+	var r store.Revocation
+	for time.Now().Before(deadline) {
+		if r = onlyRevocation(t, b, run.ID); r.State == store.Failed || r.State == store.Succeeded {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // polling for the outcome
+	}
+	if r.State != store.Failed || r.Attempts != 2 || !strings.Contains(r.LastError, "gave up after 2 attempts") || !strings.Contains(r.LastError, "503") {
+		t.Fatalf("revocation %s after %d attempts (%q), want failed after 2 with the 503", r.State, r.Attempts, r.LastError)
+	}
+	n := actions(t, b.st)
+	if n["revocation.running"] != 2 || n["revocation.retrying"] != 1 || n["revocation.failed"] != 1 {
+		t.Errorf("audit %v, want 2 attempts, 1 retry, 1 failure", n)
+	}
+	if !b.active(t, "bob") {
+		t.Error("bob disabled although every attempt failed")
 	}
 }

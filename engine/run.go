@@ -258,6 +258,29 @@ func (e *Engine) plan(ctx context.Context, c *rule.Compiled, only []string, now 
 		}
 		active[r.IdentityID][rule.ActiveKey(r.ApplicationID, r.AccountID, r.Action)] = true
 	}
+	failedRevs, err := e.st.ListRevocations(ctx, store.RevocationQuery{RuleID: ruleID, States: []store.RevocationState{store.Failed}})
+	if err != nil {
+		return p, err
+	}
+	failed := map[string][]store.Revocation{}
+	for _, r := range failedRevs {
+		failed[r.IdentityID] = append(failed[r.IdentityID], r)
+	}
+	// failedSince is what failed of an identity's revocations since it began
+	// to match (first): failures of an earlier spell, before a
+	// reinstatement, do not hold up this one.
+	failedSince := func(key string, first time.Time, matchedBefore bool) map[string]int64 {
+		if !matchedBefore || len(failed[key]) == 0 {
+			return nil
+		}
+		m := map[string]int64{}
+		for _, r := range failed[key] {
+			if !r.CreatedAt.Before(first) {
+				m[rule.ActiveKey(r.ApplicationID, r.AccountID, r.Action)] = r.ID
+			}
+		}
+		return m
+	}
 	// The next page (identities, their accounts, first matches) is read
 	// while this one is evaluated, so that the store's reads and the
 	// rule's evaluation use two cores.
@@ -269,10 +292,11 @@ func (e *Engine) plan(ctx context.Context, c *rule.Compiled, only []string, now 
 		}
 		for _, id := range pg.batch {
 			key := id.ID()
-			items, d := c.Plan(rule.PlanInput{Identity: id, Accounts: pg.accounts[key], FirstMatch: pg.first[key], Active: active[key]}, now)
+			first, wasMatched := pg.first[key]
+			items, d := c.Plan(rule.PlanInput{Identity: id, Accounts: pg.accounts[key], FirstMatch: first, Active: active[key],
+				Failed: failedSince(key, first, wasMatched)}, now)
 			p.counts.Tally(items, d)
 			p.items = append(p.items, items...)
-			_, wasMatched := pg.first[key]
 			switch {
 			case d.Matched && !wasMatched:
 				p.matches[key] = now

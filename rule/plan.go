@@ -26,6 +26,10 @@ const (
 	SkipHookError Skip = "hook error"
 	// SkipUnknownApplication: the account's application is no longer configured.
 	SkipUnknownApplication Skip = "unknown application"
+	// SkipFailed: the same revocation failed (or its work item was
+	// rejected) since the identity began to match: it waits for a person
+	// to retry it, rather than being planned again by every run.
+	SkipFailed Skip = "failed"
 )
 
 // Item is one line of a plan: an identity × application × action, planned

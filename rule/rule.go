@@ -203,6 +203,9 @@ type PlanInput struct {
 	FirstMatch time.Time
 	// Active holds the keys (ActiveKey) of revocations already scheduled or running.
 	Active map[string]bool
+	// Failed holds the keys (ActiveKey) of revocations that failed since
+	// the identity began to match, with the id of each.
+	Failed map[string]int64
 }
 
 // ActiveKey identifies a revocation for idempotence.
@@ -263,6 +266,9 @@ func (c *Compiled) Plan(in PlanInput, now time.Time) ([]Item, Decision) {
 			it.Skip = SkipAlreadyScheduled
 		case a.Satisfied(act):
 			it.Skip, it.Reason = SkipAlreadyDone, fmt.Sprintf("account is %s", a.State)
+		case in.Failed[ActiveKey(a.ApplicationID, a.NativeID, act)] != 0:
+			id := in.Failed[ActiveKey(a.ApplicationID, a.NativeID, act)]
+			it.Skip, it.Reason = SkipFailed, fmt.Sprintf("revocation %d failed; retry it with deprov revocations retry %d", id, id)
 		default:
 			it.DueAt = due
 		}

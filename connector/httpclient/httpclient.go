@@ -60,6 +60,9 @@ func CAPool(file string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// maxRetryAfter caps a pause a target asks for.
+const maxRetryAfter = 24 * time.Hour
+
 // RetryAfter reads a Retry-After header: delay-seconds or an HTTP-date,
 // capped at a day. Zero means none, or none readable.
 func RetryAfter(v string, now time.Time) time.Duration {
@@ -71,11 +74,11 @@ func RetryAfter(v string, now time.Time) time.Duration {
 		if n <= 0 {
 			return 0
 		}
-		const maxSeconds = int64(24 * time.Hour / time.Second)
+		const maxSeconds = int64(maxRetryAfter / time.Second)
 		return time.Duration(min(n, maxSeconds)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
 }

@@ -18,6 +18,7 @@ func TestRetryAfter(t *testing.T) {
 		"999999999999":                  24 * time.Hour,
 		"Wed, 02 Jan 2030 03:05:05 GMT": time.Minute,
 		"Wed, 02 Jan 2030 03:00:00 GMT": 0, // already past
+		"Sat, 02 Feb 2030 03:04:05 GMT": 24 * time.Hour,
 	} {
 		if got := RetryAfter(in, now); got != want {
 			t.Errorf("RetryAfter(%q) = %s, want %s", in, got, want)
