@@ -59,6 +59,12 @@ const DefaultMaxBodyBytes = 1 << 20
 // prefix is where the endpoint is mounted.
 const prefix = "/scim/v2"
 
+// requestIDHeader is api.RequestIDHeader, which this package cannot import
+// (api depends on it through the engine). The API middleware sets it on
+// the response before the handler runs; the request's own header is the
+// client's and may not be the id the middleware logged.
+const requestIDHeader = "X-Request-Id"
+
 type handler struct {
 	sources func(ctx context.Context) ([]config.Source, error)
 	sink    Sink
@@ -104,6 +110,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// The id the API middleware gave the request, so that this line and
+	// the middleware's can be joined; empty when mounted without it.
+	reqID := w.Header().Get(requestIDHeader)
 	rec := &recorder{ResponseWriter: w}
 	sourceID, detail := "", ""
 	defer func() {
@@ -111,7 +120,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			h.log.Error("scim: panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			h.log.Error("scim: panic serving request", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
 			if rec.status == 0 {
 				writeError(rec, errorf(http.StatusInternalServerError, "", "internal error"))
 			}
@@ -127,7 +136,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// The query (filters hold user names) and the headers (the token)
 		// are not logged.
-		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "source", sourceID, "duration", time.Since(start)}
+		attrs := []any{"request_id", reqID, "method", r.Method, "path", r.URL.Path, "status", rec.status, "source", sourceID, "duration", time.Since(start)}
 		if detail != "" {
 			// What an operator needs to fix an IdP's pushes.
 			attrs = append(attrs, "detail", detail)

@@ -326,3 +326,41 @@ func patchOp(ops ...map[string]any) map[string]any {
 	}
 	return map[string]any{"schemas": []any{"urn:ietf:params:scim:api:messages:2.0:PatchOp"}, "Operations": l}
 }
+
+// TestLogRequestID: the request line carries the id the API middleware
+// set on the response, not one the client sent.
+func TestLogRequestID(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// What api.Middleware does before it calls the handler.
+	withID := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", "rid-0123abcd")
+		b.h.ServeHTTP(w, r)
+	})
+	for _, tc := range []struct {
+		name   string
+		h      http.Handler
+		sent   string
+		wantID string // as the text handler writes it
+	}{
+		{"with-middleware", withID, "client-chosen", "rid-0123abcd"},
+		{"without-middleware", b.h, "client-chosen", `""`},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/scim/v2/Users/"+tc.name, nil)
+		req.Header.Set("Authorization", "Bearer "+hrToken)
+		req.Header.Set("X-Request-Id", tc.sent)
+		tc.h.ServeHTTP(httptest.NewRecorder(), req)
+		var line string
+		for l := range strings.Lines(b.logs.String()) {
+			if strings.Contains(l, `msg="scim request"`) && strings.Contains(l, "/scim/v2/Users/"+tc.name+" ") {
+				line = l
+			}
+		}
+		if want := fmt.Sprintf("request_id=%s method=GET", tc.wantID); !strings.Contains(line, want) {
+			t.Errorf("%s: log line %q, want %q", tc.name, line, want)
+		}
+		if strings.Contains(line, tc.sent) {
+			t.Errorf("%s: the client's id reached the log: %q", tc.name, line)
+		}
+	}
+}
