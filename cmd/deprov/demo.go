@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -88,7 +89,16 @@ within a minute the log shows the leavers disabled in the sandbox application.`,
 					close(started)
 				})
 			}()
-			<-started
+			// serve fails before adding the routes when, say, the engine
+			// cannot start; the demo then stops instead of waiting forever.
+			select {
+			case <-started:
+			case err := <-srvErr:
+				if err == nil {
+					err = errors.New("the server stopped before it started")
+				}
+				return err
+			}
 
 			e, err := engine.New(engine.Options{Store: st, Logger: log})
 			if err != nil {
