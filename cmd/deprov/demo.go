@@ -83,7 +83,7 @@ within a minute the log shows the leavers disabled in the sandbox application.`,
 			srvErr := make(chan error, 1)
 			started := make(chan struct{})
 			go func() {
-				srvErr <- serve(ctx, st, ln, log, engine.Options{}, func(m *http.ServeMux) {
+				srvErr <- serve(ctx, st, ln, log, engine.Options{}, httpOptions{}, func(m *http.ServeMux) {
 					m.Handle("/sandbox/", mux)
 					m.Handle("GET /sandbox", mux)
 					close(started)
