@@ -128,6 +128,10 @@ func (e *Engine) watchConfig(ctx context.Context, done chan struct{}) {
 			if err := e.Enqueue(ctx); err != nil && ctx.Err() == nil {
 				e.log.Error("queue revocations", "error", err)
 			}
+			// Carry out what a sync that failed half-way left undone.
+			if err := e.settlePending(ctx); err != nil && ctx.Err() == nil {
+				e.log.Error("evaluate identities left pending", "error", err)
+			}
 		}
 	}
 }

@@ -79,8 +79,13 @@ func (e *Engine) importCSV(ctx context.Context, src config.Source, r io.Reader, 
 }
 
 // SyncIdentities stores identities delivered by a source, links accounts
-// that were waiting for them, and cancels the scheduled revocations of
-// every changed identity that no longer matches its rule.
+// that were waiting for them, cancels the scheduled revocations of every
+// changed identity that no longer matches its rule, and runs the immediate
+// rules for the changed identities. The store marks the changed identities
+// pending in the sync's own transaction; the marks are cleared once all of
+// that is done. Should it fail half-way (the database, a crash), a serving
+// node finds the marks and does it again (settlePending): a pushed
+// termination is never lost between storing it and acting on it.
 func (e *Engine) SyncIdentities(ctx context.Context, sourceID string, ids []identity.Identity, actor, action, what string) (store.SyncResult, error) {
 	ev := e.event(actor, action, "identities synced: "+what)
 	ev.Detail = map[string]any{"source": sourceID, "rows": len(ids)}
@@ -91,16 +96,69 @@ func (e *Engine) SyncIdentities(ctx context.Context, sourceID string, ids []iden
 	if len(res.Changed) == 0 {
 		return res, nil
 	}
-	if err := e.correlateWaiting(ctx, res.Created > 0); err != nil {
+	if err := e.afterSync(ctx, res.Changed, res.Created > 0, actor); err != nil {
 		return res, err
 	}
-	if err := e.Reconsider(ctx, res.Changed, actor); err != nil {
-		return res, err
-	}
-	if err := e.runImmediate(ctx, res.Changed, actor); err != nil {
-		return res, err
+	if err := e.st.ClearPending(ctx, sourceID, nil, res.MarkedAt); err != nil {
+		// The work is done; a serving node will find it done again.
+		e.log.Warn("clear pending identities", "source", sourceID, "error", err)
 	}
 	return res, nil
+}
+
+// afterSync is what a change of identities sets off: accounts waiting for
+// them are linked, revocations of those no longer matching are cancelled,
+// and immediate rules run. Each step is idempotent.
+func (e *Engine) afterSync(ctx context.Context, keys []string, created bool, actor string) error {
+	if err := e.correlateWaiting(ctx, created); err != nil {
+		return err
+	}
+	if err := e.Reconsider(ctx, keys, actor); err != nil {
+		return err
+	}
+	return e.runImmediate(ctx, keys, actor)
+}
+
+// settleAfter is how long a pending mark is left to the sync that set it
+// before a serving node takes it up.
+const settleAfter = 30 * time.Second
+
+// settlePending does again what syncs left undone: it takes identities
+// marked pending for longer than settleAfter (their sync failed or its
+// process died after storing them), carries out afterSync for them and
+// clears their marks.
+func (e *Engine) settlePending(ctx context.Context) error {
+	for {
+		pending, err := e.st.PendingIdentities(ctx, e.Now().Add(-settleAfter), 500)
+		if err != nil || len(pending) == 0 {
+			return err
+		}
+		type mark struct {
+			source string
+			at     time.Time
+		}
+		byMark := map[mark][]string{}
+		for _, p := range pending {
+			m := mark{p.SourceID, p.Since}
+			byMark[m] = append(byMark[m], p.Key)
+		}
+		keys := make([]string, 0, len(pending))
+		for _, p := range pending {
+			keys = append(keys, p.Key)
+		}
+		e.log.Warn("identities changed by a sync that did not finish: evaluating them now", "identities", len(keys))
+		if err := e.afterSync(ctx, keys, true, "system"); err != nil {
+			return err
+		}
+		for m, ks := range byMark {
+			if err := e.st.ClearPending(ctx, m.source, ks, m.at); err != nil {
+				return err
+			}
+		}
+		if len(pending) < 500 {
+			return nil
+		}
+	}
 }
 
 // correlateWaiting links uncorrelated accounts of every application to

@@ -76,7 +76,17 @@ type Store interface {
 	// SyncIdentities upserts a source's identities. Identities of the source
 	// not in ids are left as they are (a feed's silence is never a leaver).
 	// The result's counts are also added to ev.Detail before it is appended.
+	// Every created or updated identity is marked pending, in the same
+	// transaction, at the result's MarkedAt.
 	SyncIdentities(ctx context.Context, sourceID string, ids []identity.Identity, ev audit.Event) (SyncResult, error)
+	// PendingIdentities returns up to limit identities marked pending at or
+	// before `before`, oldest mark first.
+	PendingIdentities(ctx context.Context, before time.Time, limit int) ([]PendingIdentity, error)
+	// ClearPending clears the pending marks of a source's identities that
+	// were set at `at` (an earlier mark left by a sync that failed, or a
+	// later one, stays): of keys, or of every identity of the source when
+	// keys is nil.
+	ClearPending(ctx context.Context, sourceID string, keys []string, at time.Time) error
 	// Identity returns one identity by key (identity.Identity.ID()).
 	Identity(ctx context.Context, key string) (identity.Identity, error)
 	// ListIdentities pages identities in key order.
@@ -196,6 +206,17 @@ type SyncResult struct {
 	StatusChanged int `json:"statusChanged"`
 	// Changed lists the keys of created and updated identities.
 	Changed []string `json:"-"`
+	// MarkedAt is when the changed identities were marked pending (see
+	// PendingIdentities); zero when nothing changed.
+	MarkedAt time.Time `json:"-"`
+}
+
+// PendingIdentity is an identity a sync changed whose consequences are not
+// yet known to be carried out.
+type PendingIdentity struct {
+	Key, SourceID string
+	// Since is when it was marked.
+	Since time.Time
 }
 
 // AggregateResult counts what an aggregation found.

@@ -68,13 +68,13 @@ func (s *Store) SyncIdentities(ctx context.Context, sourceID string, ids []ident
 				case records.Insert:
 					b.Queue(`INSERT INTO identities (key, source_id, external_id, user_name, email, display_name, status,
 						end_date, department, manager, attributes, search, user_name_fold, status_fold, hash, created_at,
-						updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$16)`,
+						updated_at, pending_since) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$16,$16)`,
 						row.Key, row.SourceID, row.ExternalID, row.UserName, row.Email, row.DisplayName, row.Status, row.End,
 						row.Department, row.Manager, row.Attrs, row.Search, row.UserNameFold, row.StatusFold, row.Hash, now)
 				case records.Update:
 					b.Queue(`UPDATE identities SET user_name = $1, email = $2, display_name = $3, status = $4,
 						end_date = $5, department = $6, manager = $7, attributes = $8, search = $9,
-						user_name_fold = $10, status_fold = $11, hash = $12, updated_at = $13 WHERE key = $14`,
+						user_name_fold = $10, status_fold = $11, hash = $12, updated_at = $13, pending_since = $13 WHERE key = $14`,
 						row.UserName, row.Email, row.DisplayName, row.Status, row.End, row.Department, row.Manager, row.Attrs,
 						row.Search, row.UserNameFold, row.StatusFold, row.Hash, now, row.Key)
 				}
@@ -86,12 +86,49 @@ func (s *Store) SyncIdentities(ctx context.Context, sourceID string, ids []ident
 				}
 			}
 		}
+		if len(res.Changed) > 0 {
+			res.MarkedAt = now
+		}
 		return s.appendEvents(ctx, tx, records.WithSyncCounts(ev, res))
 	})
 	if err != nil {
 		return store.SyncResult{}, err
 	}
 	return res, nil
+}
+
+// PendingIdentities returns identities marked pending at or before
+// `before`, oldest mark first.
+func (s *Store) PendingIdentities(ctx context.Context, before time.Time, limit int) ([]store.PendingIdentity, error) {
+	out, err := collect(ctx, s.pool, func(sc scanner) (store.PendingIdentity, error) {
+		var p store.PendingIdentity
+		err := sc.Scan(&p.Key, &p.SourceID, &p.Since)
+		p.Since = p.Since.UTC()
+		return p, err
+	}, `SELECT key, source_id, pending_since FROM identities WHERE pending_since IS NOT NULL AND pending_since <= $1
+		ORDER BY pending_since, key LIMIT $2`, timeArg(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending identities: %w", err)
+	}
+	return out, nil
+}
+
+// ClearPending clears the marks of a source's identities set at `at`: of
+// keys, or of all of them when keys is nil.
+func (s *Store) ClearPending(ctx context.Context, sourceID string, keys []string, at time.Time) error {
+	if keys != nil && len(keys) == 0 {
+		return nil
+	}
+	var w where
+	w.add("source_id = ?", sourceID)
+	w.add("pending_since = ?", timeArg(at))
+	if keys != nil {
+		w.add("key = ANY(?)", keys)
+	}
+	return s.write(ctx, "clear pending identities of "+sourceID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE identities SET pending_since = NULL`+w.sql(), w.args...)
+		return err
+	})
 }
 
 func hasKey[V any](m map[string]V, k string) bool {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/identity"
@@ -19,7 +20,8 @@ func (s *Store) SyncIdentities(ctx context.Context, sourceID string, ids []ident
 	what := "sync identities of " + sourceID
 	err := s.write(ctx, what, func(tx *sql.Tx) error {
 		res = store.SyncResult{}
-		now := timeArg(s.clock())
+		marked := s.clock()
+		now := timeArg(marked)
 		get, err := tx.PrepareContext(ctx, `SELECT hash, status, end_date FROM identities WHERE key = ?`)
 		if err != nil {
 			return err
@@ -27,14 +29,14 @@ func (s *Store) SyncIdentities(ctx context.Context, sourceID string, ids []ident
 		defer get.Close()
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO identities (key, source_id, external_id, user_name, email,
 			display_name, status, end_date, department, manager, attributes, search, hash, created_at, updated_at,
-			user_name_fold, status_fold) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+			user_name_fold, status_fold, pending_since) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
 		upd, err := tx.PrepareContext(ctx, `UPDATE identities SET user_name = ?, email = ?, display_name = ?,
 			status = ?, end_date = ?, department = ?, manager = ?, attributes = ?, search = ?, hash = ?,
-			updated_at = ?, user_name_fold = ?, status_fold = ? WHERE key = ?`)
+			updated_at = ?, user_name_fold = ?, status_fold = ?, pending_since = ? WHERE key = ?`)
 		if err != nil {
 			return err
 		}
@@ -55,15 +57,18 @@ func (s *Store) SyncIdentities(ctx context.Context, sourceID string, ids []ident
 			case records.Insert:
 				_, err = ins.ExecContext(ctx, row.Key, row.SourceID, row.ExternalID, row.UserName, row.Email,
 					row.DisplayName, row.Status, row.End, row.Department, row.Manager, row.Attrs, row.Search, row.Hash,
-					now, now, row.UserNameFold, row.StatusFold)
+					now, now, row.UserNameFold, row.StatusFold, now)
 			case records.Update:
 				_, err = upd.ExecContext(ctx, row.UserName, row.Email, row.DisplayName, row.Status, row.End,
 					row.Department, row.Manager, row.Attrs, row.Search, row.Hash, now, row.UserNameFold, row.StatusFold,
-					row.Key)
+					now, row.Key)
 			}
 			if err != nil {
 				return fmt.Errorf("identity %s: %w", row.Key, err)
 			}
+		}
+		if len(res.Changed) > 0 {
+			res.MarkedAt = marked
 		}
 		return s.appendEvents(ctx, tx, records.WithSyncCounts(ev, res))
 	})
@@ -71,6 +76,43 @@ func (s *Store) SyncIdentities(ctx context.Context, sourceID string, ids []ident
 		return store.SyncResult{}, err
 	}
 	return res, nil
+}
+
+// PendingIdentities returns identities marked pending at or before
+// `before`, oldest mark first.
+func (s *Store) PendingIdentities(ctx context.Context, before time.Time, limit int) ([]store.PendingIdentity, error) {
+	out, err := collect(ctx, s.db, func(sc records.Scanner) (store.PendingIdentity, error) {
+		var p store.PendingIdentity
+		var since sql.NullString
+		if err := sc.Scan(&p.Key, &p.SourceID, &since); err != nil {
+			return p, err
+		}
+		var err error
+		p.Since, err = parseTime(since)
+		return p, err
+	}, `SELECT key, source_id, pending_since FROM identities WHERE pending_since IS NOT NULL AND pending_since <= ?
+		ORDER BY pending_since, key LIMIT ?`, timeArg(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending identities: %w", err)
+	}
+	return out, nil
+}
+
+// ClearPending clears the marks of a source's identities set at `at`: of
+// keys, or of all of them when keys is nil.
+func (s *Store) ClearPending(ctx context.Context, sourceID string, keys []string, at time.Time) error {
+	if keys != nil && len(keys) == 0 {
+		return nil
+	}
+	query, args := `UPDATE identities SET pending_since = NULL WHERE source_id = ? AND pending_since = ?`, []any{sourceID, timeArg(at)}
+	if keys != nil {
+		list, keyArgs := in(keys)
+		query, args = query+` AND key IN `+list, append(args, keyArgs...)
+	}
+	return s.write(ctx, "clear pending identities of "+sourceID, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	})
 }
 
 const identityColumns = `key, source_id, external_id, user_name, email, display_name, status, end_date,

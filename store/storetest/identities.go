@@ -23,6 +23,7 @@ var identityTests = []test{
 	{"ListExact", testListIdentitiesExact},
 	{"ListOffset", testListIdentitiesOffset},
 	{"ListHideStatus", testListIdentitiesHideStatus},
+	{"PendingMarks", testPendingMarks},
 }
 
 func endDate(t *testing.T, s string) identity.EndDate {
@@ -73,11 +74,14 @@ func testSyncCounts(t *testing.T, s store.Store) {
 	e := person("hr", "e", "Active")
 
 	res := syncIDs(t, s, "hr", a, b, c, e)
-	equal(t, "first sync", res, store.SyncResult{Created: 4, Changed: res.Changed})
+	equal(t, "first sync", res, store.SyncResult{Created: 4, Changed: res.Changed, MarkedAt: res.MarkedAt})
+	if res.MarkedAt.IsZero() {
+		t.Fatal("first sync: no MarkedAt")
+	}
 	equal(t, "first sync changed", sorted(res.Changed), []string{"hr/a", "hr/b", "hr/c", "hr/e"})
 
 	res = syncIDs(t, s, "hr", a, b, c, e)
-	equal(t, "same sync", res, store.SyncResult{Unchanged: 4, Changed: res.Changed})
+	equal(t, "same sync (nothing marked)", res, store.SyncResult{Unchanged: 4, Changed: res.Changed})
 	equal(t, "same sync changed", len(res.Changed), 0)
 
 	a.Status = "ACTIVE"                               // case only: updated, status unchanged
@@ -85,7 +89,7 @@ func testSyncCounts(t *testing.T, s store.Store) {
 	c.EndDate = endDate(t, "2026-11-30")              // end date set: status changed
 	e.Attributes = map[string]string{"country": "FR"} // other content: updated
 	res = syncIDs(t, s, "hr", a, b, c, d, e)
-	equal(t, "changing sync", res, store.SyncResult{Created: 1, Updated: 4, StatusChanged: 2, Changed: res.Changed})
+	equal(t, "changing sync", res, store.SyncResult{Created: 1, Updated: 4, StatusChanged: 2, Changed: res.Changed, MarkedAt: res.MarkedAt})
 	equal(t, "changing sync changed", sorted(res.Changed), []string{"hr/a", "hr/b", "hr/c", "hr/d", "hr/e"})
 
 	ev := lastEvent(t, s)
@@ -98,7 +102,7 @@ func testSyncCounts(t *testing.T, s store.Store) {
 
 	c.EndDate = endDate(t, "2026-11-30T17:00:00+01:00") // date → instant: status changed
 	res = syncIDs(t, s, "hr", c)
-	equal(t, "end date form change", res, store.SyncResult{Updated: 1, StatusChanged: 1, Changed: []string{"hr/c"}})
+	equal(t, "end date form change", res, store.SyncResult{Updated: 1, StatusChanged: 1, Changed: []string{"hr/c"}, MarkedAt: res.MarkedAt})
 
 	got, err := s.Identity(ctx, "hr/a")
 	must(t, err)
@@ -420,4 +424,54 @@ func testListIdentitiesHideStatus(t *testing.T, s store.Store) {
 	} {
 		equal(t, tc.name, identityKeys(t, s, tc.q), tc.want)
 	}
+}
+
+// testPendingMarks: a sync marks what it created or updated, in its own
+// transaction; marks are read oldest first and cleared per source, per key
+// and only those set at the given time.
+func testPendingMarks(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	none, err := s.PendingIdentities(ctx, at(time.Hour), 10)
+	must(t, err)
+	equal(t, "no marks before a sync", len(none), 0)
+	res := syncIDs(t, s, "hr", person("hr", "1", "ACTIVE"), person("hr", "2", "ACTIVE"), person("hr", "3", "ACTIVE"))
+	syncIDs(t, s, "idp", person("idp", "9", "ACTIVE"))
+	if res.MarkedAt.IsZero() {
+		t.Fatal("a sync that changed identities has no MarkedAt")
+	}
+	keys := func(ps []store.PendingIdentity) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Key)
+			equal(t, "mark time", p.Since, res.MarkedAt)
+		}
+		return sorted(out)
+	}
+	all, err := s.PendingIdentities(ctx, res.MarkedAt, 10)
+	must(t, err)
+	equal(t, "marked", keys(all), []string{"hr/1", "hr/2", "hr/3", "idp/9"})
+	before, err := s.PendingIdentities(ctx, res.MarkedAt.Add(-time.Microsecond), 10)
+	must(t, err)
+	equal(t, "marks after `before`", len(before), 0)
+	limited, err := s.PendingIdentities(ctx, res.MarkedAt, 2)
+	must(t, err)
+	equal(t, "limit", len(limited), 2)
+
+	// Marks set at another time (by an earlier or a later sync) stay.
+	must(t, s.ClearPending(ctx, "hr", nil, res.MarkedAt.Add(-time.Microsecond)))
+	must(t, s.ClearPending(ctx, "hr", nil, res.MarkedAt.Add(time.Microsecond)))
+	must(t, s.ClearPending(ctx, "hr", []string{"hr/2"}, res.MarkedAt))
+	left, err := s.PendingIdentities(ctx, res.MarkedAt, 10)
+	must(t, err)
+	equal(t, "after clearing hr/2", keys(left), []string{"hr/1", "hr/3", "idp/9"})
+	must(t, s.ClearPending(ctx, "hr", nil, res.MarkedAt))
+	left, err = s.PendingIdentities(ctx, res.MarkedAt, 10)
+	must(t, err)
+	equal(t, "after clearing source hr", keys(left), []string{"idp/9"})
+
+	// An unchanged delivery marks nothing; a changed identity is marked again.
+	again := syncIDs(t, s, "hr", person("hr", "1", "ACTIVE"), person("hr", "2", "TERMINATED"))
+	left, err = s.PendingIdentities(ctx, again.MarkedAt, 10)
+	must(t, err)
+	equal(t, "after a second sync", keys(left), []string{"hr/2", "idp/9"})
 }
