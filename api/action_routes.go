@@ -200,6 +200,7 @@ func (a *API) registerActionRoutes() {
 			return nil, err
 		}
 		res.Restoring, res.Cancelled, res.NotUndoable = nonNilSlice(res.Restoring), nonNilSlice(res.Cancelled), nonNilSlice(res.NotUndoable)
+		res.StillRunning = nonNilSlice(res.StillRunning)
 		return reply(res), nil
 	})
 

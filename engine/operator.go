@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/deprov/deprov/account"
 	"github.com/deprov/deprov/audit"
@@ -167,12 +168,18 @@ type UndoResult struct {
 	Cancelled []store.Revocation `json:"cancelled"`
 	// NotUndoable are deletes that happened: a deleted account cannot be restored.
 	NotUndoable []store.Revocation `json:"notUndoable"`
+	// StillRunning are revocations that began while the undo cancelled the
+	// run's scheduled ones: undo the run again once they have finished.
+	StillRunning []store.Revocation `json:"stillRunning"`
 }
 
 // Undo reverses a run: scheduled revocations of it are cancelled, and every
 // disable or revoke that happened is restored through the same connector
 // (re-enable, add back the memberships recorded before the change), as an
-// undo run of its own. Deletes that happened are reported, not undone.
+// undo run of its own; so is every one that failed after an attempt, which
+// may have changed part of the account. Deletes that happened are
+// reported, not undone. A run with revocations being carried out right now
+// is refused, changing nothing: undo it once they have finished.
 func (e *Engine) Undo(ctx context.Context, id int64, actor string) (UndoResult, error) {
 	var res UndoResult
 	orig, err := e.run(ctx, id)
@@ -186,23 +193,46 @@ func (e *Engine) Undo(ctx context.Context, id int64, actor string) (UndoResult, 
 	if err != nil {
 		return res, err
 	}
+	var running []string
 	for _, r := range revs {
-		if r.State == store.Scheduled || r.State == store.Waiting {
-			if err := e.cancel(ctx, r, fmt.Sprintf("run %d undone by %s", id, actor), actor, false); err != nil && !errors.Is(err, store.ErrConflict) {
+		if r.State == store.Running {
+			running = append(running, fmt.Sprintf("%d (%s in %s)", r.ID, r.UserName, r.ApplicationID))
+		}
+	}
+	if len(running) > 0 {
+		return res, invalidf("run %d has %d revocation(s) being carried out right now: %s; undo it once they have finished (nothing was changed)",
+			id, len(running), strings.Join(running, ", "))
+	}
+	for i, r := range revs {
+		if r.State != store.Scheduled && r.State != store.Waiting {
+			continue
+		}
+		err := e.cancel(ctx, r, fmt.Sprintf("run %d undone by %s", id, actor), actor, false)
+		if errors.Is(err, store.ErrConflict) {
+			// It moved meanwhile: it began, or ended. Look at it as it is.
+			if revs[i], err = e.st.Revocation(ctx, r.ID); err != nil {
 				return res, err
 			}
-			res.Cancelled = append(res.Cancelled, r)
+			if revs[i].State == store.Running {
+				res.StillRunning = append(res.StillRunning, revs[i])
+			}
+			continue
 		}
+		if err != nil {
+			return res, err
+		}
+		res.Cancelled = append(res.Cancelled, r)
 	}
 	now := e.Now()
 	undo := store.Run{RuleID: orig.RuleID, Trigger: "undo", Actor: actor, State: store.RunCompleted, StartedAt: now, FinishedAt: now}
 	var restoring []store.Revocation
 	for _, r := range revs {
-		if r.State != store.Succeeded {
-			continue
-		}
-		if r.Action == account.Delete {
+		switch {
+		case r.State == store.Succeeded && r.Action == account.Delete:
 			res.NotUndoable = append(res.NotUndoable, r)
+			continue
+		case r.State == store.Succeeded, r.State == store.Failed && r.Before != nil && r.Action != account.Delete:
+		default:
 			continue
 		}
 		restoring = append(restoring, store.Revocation{
@@ -213,13 +243,13 @@ func (e *Engine) Undo(ctx context.Context, id int64, actor string) (UndoResult, 
 		undo.Counts.Planned++
 	}
 	undo.Counts.Users = len(restoring)
-	ev := e.event(actor, "run.undo", fmt.Sprintf("run %d of rule %s undone by %s: %d to restore, %d cancelled, %d deletes cannot be undone", id, orig.RuleID, actor, len(restoring), len(res.Cancelled), len(res.NotUndoable)))
+	ev := e.event(actor, "run.undo", fmt.Sprintf("run %d of rule %s undone by %s: %d to restore, %d cancelled, %d deletes cannot be undone, %d still running", id, orig.RuleID, actor, len(restoring), len(res.Cancelled), len(res.NotUndoable), len(res.StillRunning)))
 	ev.RuleID = orig.RuleID
 	var lost []any
 	for _, r := range res.NotUndoable {
 		lost = append(lost, map[string]any{"revocation": r.ID, "identity": r.IdentityID, "application": r.ApplicationID, "account": r.AccountName})
 	}
-	ev.Detail = map[string]any{"undoes": id, "restoring": len(restoring), "cancelled": len(res.Cancelled), "notUndoable": lost}
+	ev.Detail = map[string]any{"undoes": id, "restoring": len(restoring), "cancelled": len(res.Cancelled), "notUndoable": lost, "stillRunning": len(res.StillRunning)}
 	err = e.st.CreateRun(ctx, store.CreateRunParams{Run: &undo, Revocations: restoring, Events: []audit.Event{ev},
 		RevocationEvent: func(rv store.Revocation) audit.Event {
 			return e.revocationEvent(rv, actor, "revocation.scheduled", fmt.Sprintf("restore of %s in %s scheduled (undoes revocation %d)", rv.UserName, rv.ApplicationID, rv.UndoOf))

@@ -1,13 +1,17 @@
 package engine_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/deprov/deprov/account"
+	"github.com/deprov/deprov/audit"
 	_ "github.com/deprov/deprov/connector/ldap"
+	"github.com/deprov/deprov/engine"
 	"github.com/deprov/deprov/internal/ldaptarget"
 	"github.com/deprov/deprov/rule"
 	"github.com/deprov/deprov/store"
@@ -370,5 +374,49 @@ func TestRemovedRuleLeavesNothingStranded(t *testing.T) {
 	}
 	if !b.active(t, "carol") {
 		t.Error("carol disabled by a removed rule")
+	}
+}
+
+// TestUndoWhileRunningChangesNothing: an undo of a run with a revocation
+// being carried out is refused and changes nothing; once that revocation
+// has failed after changing part of the account, the undo cancels the
+// scheduled rest and restores the failed one from what it recorded.
+func TestUndoWhileRunningChangesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "2,bob,TERMINATED,,engineering\n3,carol,TERMINATED,,finance\n", leavers("7"))
+	b.prepare(t)
+	run := b.run(t, "leavers")
+	revs, err := b.st.ListRevocations(b.ctx, store.RevocationQuery{RunID: run.ID})
+	if err != nil || len(revs) != 2 {
+		t.Fatalf("revocations %+v, %v", revs, err)
+	}
+	scheduled := []store.RevocationState{store.Scheduled}
+	running := []store.RevocationState{store.Running}
+	before := account.Account{ApplicationID: revs[0].ApplicationID, NativeID: revs[0].AccountID, State: account.Active}
+	one := 1
+	if _, err := b.st.UpdateRevocation(b.ctx, revs[0].ID, scheduled, store.RevocationUpdate{State: store.Running, Attempts: &one, Before: &before}, audit.Event{Action: "revocation.running"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.e.Undo(b.ctx, run.ID, "cli:ops")
+	if !errors.Is(err, engine.ErrInvalid) || !strings.Contains(err.Error(), "being carried out right now") {
+		t.Fatalf("undo while running: %v, want a refusal", err)
+	}
+	if r, _ := b.st.Revocation(b.ctx, revs[1].ID); r.State != store.Scheduled {
+		t.Fatalf("the refused undo changed revocation %d to %s", r.ID, r.State)
+	}
+	if runs, _ := b.st.ListRuns(b.ctx, store.RunQuery{RuleID: "leavers"}); len(runs) != 1 {
+		t.Fatalf("%d runs after a refused undo, want 1", len(runs))
+	}
+
+	msg := "503 after removing one group"
+	if _, err := b.st.UpdateRevocation(b.ctx, revs[0].ID, running, store.RevocationUpdate{State: store.Failed, LastError: &msg}, audit.Event{Action: "revocation.failed"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.e.Undo(b.ctx, run.ID, "cli:ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Cancelled) != 1 || res.Cancelled[0].ID != revs[1].ID || len(res.Restoring) != 1 || res.Restoring[0].UndoOf != revs[0].ID {
+		t.Fatalf("undo = %+v, want %d cancelled and %d restored", res, revs[1].ID, revs[0].ID)
 	}
 }

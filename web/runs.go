@@ -112,6 +112,9 @@ func (c *Console) runAction(verb string) func(http.ResponseWriter, *http.Request
 			if n := len(res.NotUndoable); n > 0 {
 				msg += fmt.Sprintf("; %d delete(s) cannot be undone", n)
 			}
+			if n := len(res.StillRunning); n > 0 {
+				msg += fmt.Sprintf("; %d began meanwhile: undo the run again once they have finished", n)
+			}
 			if err == nil && res.Run.ID != 0 {
 				to = fmt.Sprintf("/runs/%d", res.Run.ID)
 			}
