@@ -96,6 +96,10 @@ type Engine struct {
 
 	cache configCache
 
+	// pushLocks serialises the immediate runs of one rule, so that the
+	// trailing-hour count of pushed terminations sees each one.
+	pushLocks keyedMutex
+
 	enqueueMu sync.Mutex
 
 	jobsMu sync.Mutex

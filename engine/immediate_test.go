@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/deprov/deprov/engine"
+	"github.com/deprov/deprov/identity"
 	"github.com/deprov/deprov/identity/scimsource"
 	"github.com/deprov/deprov/internal/scimtarget"
 	"github.com/deprov/deprov/store"
@@ -315,5 +316,44 @@ func TestPushedMassTerminationIsQuarantined(t *testing.T) {
 	}
 	if runs[0].State != store.RunCompleted {
 		t.Fatalf("a push an hour later: run %s (%s), want completed", runs[0].State, runs[0].Error)
+	}
+}
+
+// TestConcurrentPushesCountedOneByOne: terminations pushed at the same
+// moment are counted one after the other against maxUsers: of four, two
+// are scheduled and two quarantined, never more scheduled.
+func TestConcurrentPushesCountedOneByOne(t *testing.T) {
+	t.Parallel()
+	users := []string{"bob", "carol", "dave", "erin"}
+	p := newPushEnv(t, users, fmt.Sprintf(immediateRule, 7)+"    safety: {maxUsers: 2}\n", false)
+	for i, u := range users {
+		p.create(t, fmt.Sprintf("E%d", i), u)
+	}
+	if _, err := p.b.e.Aggregate(p.b.ctx, "app", "test"); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, len(users))
+	for i, u := range users {
+		go func() {
+			id := identity.Identity{SourceID: "idp", ExternalID: fmt.Sprintf("E%d", i), UserName: u, Status: "INACTIVE"}
+			_, err := p.b.e.SyncIdentities(p.b.ctx, "idp", []identity.Identity{id}, "scim:idp", "source.pushed", u)
+			errs <- err
+		}()
+	}
+	for range users {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := p.b.st.ListRuns(p.b.ctx, store.RunQuery{RuleID: "terminations"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[store.RunState]int{}
+	for _, r := range runs {
+		n[r.State]++
+	}
+	if n[store.RunCompleted] != 2 || n[store.RunQuarantined] != 2 {
+		t.Fatalf("runs by state %v, want 2 completed and 2 quarantined", n)
 	}
 }

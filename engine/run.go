@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deprov/deprov/account"
@@ -78,6 +79,10 @@ func (e *Engine) Run(ctx context.Context, ruleID string, o RunOptions) (store.Ru
 		// Pushes arrive one identity at a time, so one immediate run says
 		// nothing about a mass deprovisioning: its maxUsers counts the users
 		// the rule's immediate runs deprovisioned over the trailing window.
+		// Count and store under one lock, so that pushes arriving together
+		// on this node are counted one after the other.
+		unlock := e.pushLocks.lock(r.ID)
+		defer unlock()
 		if limit, over, err := e.pushBurst(ctx, r.ID, safety, run.Counts, now); err != nil {
 			return run, err
 		} else if over {
@@ -143,6 +148,27 @@ func exceeds(s config.Safety, n rule.Counts) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// keyedMutex is a mutex per key.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*sync.Mutex
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*sync.Mutex{}
+	}
+	m, ok := k.m[key]
+	if !ok {
+		m = &sync.Mutex{}
+		k.m[key] = m
+	}
+	k.mu.Unlock()
+	m.Lock()
+	return m.Unlock
 }
 
 // PushWindow is the trailing window over which a rule's maxUsers bounds the
