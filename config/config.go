@@ -123,6 +123,12 @@ type Source struct {
 	SCIM *SCIMMapping `yaml:"scim,omitempty" json:"scim,omitempty"`
 	// Guard holds suspicious deliveries for approval (see Guard).
 	Guard *Guard `yaml:"guard,omitempty" json:"guard,omitempty"`
+	// MissingStatus (csv) is the status a sync gives to identities of the
+	// source that its file no longer lists, e.g. TERMINATED for an export
+	// of active staff only. Empty, the default: an identity missing from a
+	// delivery is left as it is, so that a feed's silence never makes a
+	// leaver.
+	MissingStatus string `yaml:"missingStatus,omitempty" json:"missingStatus,omitempty"`
 }
 
 // SCIMMapping says which attributes of users pushed to deprov's SCIM

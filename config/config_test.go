@@ -89,6 +89,8 @@ func TestValidateReportsEveryProblemWithPath(t *testing.T) {
 		{"plain http hook off loopback", func(c *config.Config) { c.Rules[0].Trigger.Hook = &config.Hook{URL: "http://hooks.example.com/x"} }, "rules[0].trigger.hook.url", "https"},
 		{"redacted secret from an export", func(c *config.Config) { c.Applications[1].Connector.Settings["token"] = config.RedactedValue }, "applications[1].connector.token", "from an export"},
 		{"scim source with a schedule", func(c *config.Config) { c.Sources[1].Schedule = &config.Schedule{Cron: "*/15 * * * *"} }, "sources[1].schedule", "a scim source is pushed to; it has no schedule"},
+		{"scim source with missingStatus", func(c *config.Config) { c.Sources[1].MissingStatus = "TERMINATED" }, "sources[1].missingStatus", "only a csv source has deliveries to be missing from"},
+		{"missingStatus with spaces", func(c *config.Config) { c.Sources[0].MissingStatus = " TERMINATED" }, "sources[0].missingStatus", "has spaces around it"},
 		{"negative rate limit", func(c *config.Config) { c.Applications[0].RateLimit = -1 }, "applications[0].rateLimit", ""},
 	}
 	for _, tc := range tests {

@@ -163,7 +163,13 @@ func validateSource(ps *problems, p string, s Source) {
 		if s.Token != "" {
 			ps.add(p+".token", "only a scim source takes a token")
 		}
+		if s.MissingStatus != "" && strings.TrimSpace(s.MissingStatus) != s.MissingStatus {
+			ps.add(p+".missingStatus", "has spaces around it: %q", s.MissingStatus)
+		}
 	case "scim":
+		if s.MissingStatus != "" {
+			ps.add(p+".missingStatus", "a scim source says itself when a user is deleted; only a csv source has deliveries to be missing from")
+		}
 		if s.Token == RedactedValue {
 			ps.add(p+".token", "%s", redactedMsg)
 		}

@@ -17,10 +17,11 @@ const (
 	DefaultGuardMinIdentities = 20
 )
 
-// guard holds a whole-source delivery that would empty the source, or
-// change the status or end date of more than the guard's share of its
-// identities; it returns the held delivery, or nil to go ahead.
-func (e *Engine) guard(ctx context.Context, src config.Source, ids []identity.Identity, actor string) (*store.HeldSync, error) {
+// guard holds a whole-source delivery that would empty the source (a file
+// of no rows), or change the status or end date of more than the guard's
+// share of its identities (those it marks missing included); it returns
+// the held delivery, or nil to go ahead.
+func (e *Engine) guard(ctx context.Context, src config.Source, ids []identity.Identity, rows int, actor string) (*store.HeldSync, error) {
 	g := config.Guard{}
 	if src.Guard != nil {
 		g = *src.Guard
@@ -38,7 +39,7 @@ func (e *Engine) guard(ctx context.Context, src config.Source, ids []identity.Id
 	}
 	reason := ""
 	switch {
-	case len(ids) == 0 && len(current) > 0 && !g.AllowEmpty:
+	case rows == 0 && len(current) > 0 && !g.AllowEmpty:
 		reason = fmt.Sprintf("the delivery has no rows but source %s has %d identities", src.ID, len(current))
 	case len(current) >= minN && pct < 100:
 		changed := 0
@@ -54,9 +55,9 @@ func (e *Engine) guard(ctx context.Context, src config.Source, ids []identity.Id
 	if reason == "" {
 		return nil, nil
 	}
-	h := &store.HeldSync{SourceID: src.ID, State: store.HeldPending, Reason: reason, Rows: len(ids), Identities: ids, CreatedAt: e.Now()}
+	h := &store.HeldSync{SourceID: src.ID, State: store.HeldPending, Reason: reason, Rows: rows, Identities: ids, CreatedAt: e.Now()}
 	ev := e.event(actor, "source.held", fmt.Sprintf("delivery of source %s held for approval: %s", src.ID, reason))
-	ev.Detail = map[string]any{"source": src.ID, "rows": len(ids), "reason": reason}
+	ev.Detail = map[string]any{"source": src.ID, "rows": rows, "reason": reason}
 	if err := e.st.HoldSync(ctx, h, ev); err != nil {
 		return nil, fmt.Errorf("hold delivery of %s: %w", src.ID, err)
 	}

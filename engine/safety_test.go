@@ -420,3 +420,70 @@ func TestUndoWhileRunningChangesNothing(t *testing.T) {
 		t.Fatalf("undo = %+v, want %d cancelled and %d restored", res, revs[1].ID, revs[0].ID)
 	}
 }
+
+// TestMissingStatus: a csv source whose file lists only active staff says
+// so with missingStatus: an identity the file no longer lists gets that
+// status at the sync and the rule deprovisions it; the feed guard counts
+// those changes, so a truncated file is held; an import changes no one it
+// does not list.
+func TestMissingStatus(t *testing.T) {
+	t.Parallel()
+	var rows strings.Builder
+	for i := range 25 {
+		fmt.Fprintf(&rows, "%d,u%02d,ACTIVE,,eng\n", i, i)
+	}
+	b := setup(t, rows.String(), leavers("0"))
+	b.prepare(t)
+	cfg, _, err := b.st.Config(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Sources[0].MissingStatus = "TERMINATED"
+	if _, err := b.e.Apply(b.ctx, cfg, "test", false); err != nil {
+		t.Fatal(err)
+	}
+	status := func(key string) string {
+		t.Helper()
+		id, err := b.st.Identity(b.ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id.Status
+	}
+
+	// u24 left: the file lists the other 24.
+	b.writeCSV(t, strings.Replace(rows.String(), "24,u24,ACTIVE,,eng\n", "", 1))
+	rep, err := b.e.Sync(b.ctx, "hr", "test")
+	if err != nil || rep.Held != nil || rep.StatusChanged != 1 {
+		t.Fatalf("sync = %+v, %v, want u24's status changed", rep, err)
+	}
+	if got := status("hr/24"); got != "TERMINATED" {
+		t.Fatalf("u24 is %q, want TERMINATED", got)
+	}
+	run := b.run(t, "leavers")
+	if run.Counts.Matched != 1 || run.Items[0].UserName != "u24" {
+		t.Fatalf("run matched %d (%+v), want u24", run.Counts.Matched, run.Items)
+	}
+
+	// A file cut short after 5 rows would terminate 19 more: held.
+	var short strings.Builder
+	for i := range 5 {
+		fmt.Fprintf(&short, "%d,u%02d,ACTIVE,,eng\n", i, i)
+	}
+	b.writeCSV(t, short.String())
+	rep, err = b.e.Sync(b.ctx, "hr", "test")
+	if err != nil || rep.Held == nil || rep.Held.Rows != 5 || !strings.Contains(rep.Held.Reason, "19 of 25") {
+		t.Fatalf("sync of a short file = %+v, %v, want held naming 19 of 25", rep, err)
+	}
+	if got := status("hr/10"); got != "ACTIVE" {
+		t.Fatalf("u10 is %q after a held delivery, want ACTIVE", got)
+	}
+
+	// An import adds to the source; it marks no one missing.
+	if _, err := b.e.Import(b.ctx, "hr", strings.NewReader(hrHeader+"99,newbie,ACTIVE,,eng\n"), "one.csv", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := status("hr/10"); got != "ACTIVE" {
+		t.Fatalf("u10 is %q after an import, want ACTIVE", got)
+	}
+}

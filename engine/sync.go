@@ -43,6 +43,36 @@ func (e *Engine) Sync(ctx context.Context, sourceID, actor string) (SyncReport, 
 	return e.importCSV(ctx, src, f, src.Path, actor, "source.synced")
 }
 
+// missing returns, for a source with a missingStatus, its identities that
+// the delivery ids does not list, with that status (those that have it
+// already are left out): the source says its file is the whole of it.
+func (e *Engine) missing(ctx context.Context, src config.Source, ids []identity.Identity) ([]identity.Identity, error) {
+	if src.MissingStatus == "" {
+		return nil, nil
+	}
+	listed := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		listed[id.ID()] = true
+	}
+	var out []identity.Identity
+	for after := ""; ; {
+		page, err := e.st.ListIdentities(ctx, store.IdentityQuery{SourceID: src.ID, After: after, Limit: 5000})
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range page {
+			if !listed[id.ID()] && !strings.EqualFold(id.Status, src.MissingStatus) {
+				id.Status = src.MissingStatus
+				out = append(out, id)
+			}
+		}
+		if len(page) < 5000 {
+			return out, nil
+		}
+		after = page[len(page)-1].ID()
+	}
+}
+
 // Import loads identities into a source from a CSV file once, with the
 // source's column mapping and feed guard.
 func (e *Engine) Import(ctx context.Context, sourceID string, r io.Reader, name, actor string) (SyncReport, error) {
@@ -70,7 +100,16 @@ func (e *Engine) importCSV(ctx context.Context, src config.Source, r io.Reader, 
 	if err != nil {
 		return SyncReport{}, fmt.Errorf("%w: %s: %s", ErrInvalid, name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
-	held, err := e.guard(ctx, src, ids, actor)
+	rows := len(ids)
+	if action == "source.synced" {
+		// A sync delivers the whole source; an import only adds to it.
+		gone, err := e.missing(ctx, src, ids)
+		if err != nil {
+			return SyncReport{}, err
+		}
+		ids = append(ids, gone...)
+	}
+	held, err := e.guard(ctx, src, ids, rows, actor)
 	if err != nil || held != nil {
 		return SyncReport{Held: held}, err
 	}
