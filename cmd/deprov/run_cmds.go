@@ -183,6 +183,9 @@ func runsCmd(g *globals) *cobra.Command {
 			for _, r := range res.NotUndoable {
 				msg += fmt.Sprintf("\nnot undoable: %s's account %s in %s was deleted (revocation %d)", r.UserName, r.AccountName, r.ApplicationID, r.ID)
 			}
+			for _, r := range res.StillRunning {
+				msg += fmt.Sprintf("\nstill running: revocation %d (%s in %s) began meanwhile; undo the run again once it has finished", r.ID, r.UserName, r.ApplicationID)
+			}
 			return res, msg, nil
 		})
 	runs.AddCommand(list, show, approve, reject, undo)
