@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"reflect"
 	"sync"
 	"time"
 
@@ -83,9 +84,9 @@ type Engine struct {
 	attemptTimeout, rescueAfter time.Duration
 
 	mu       sync.Mutex
-	conns    map[string]connector.Connector // by application id, for the config version connVer
+	conns    map[string]openConnector // by application id, checked against the config version connVer
 	connVer  int64
-	limiters map[string]*rate.Limiter
+	limiters map[string]*rate.Limiter // by application id, kept across configuration versions
 
 	// workerActor is the audit actor of what the workers do.
 	workerActor string
@@ -138,7 +139,7 @@ func New(o Options) (*Engine, error) {
 		poll:           cmp.Or(o.PollInterval, 100*time.Millisecond),
 		attemptTimeout: cmp.Or(o.AttemptTimeout, 2*time.Minute),
 		rescueAfter:    cmp.Or(o.RescueAfter, 5*time.Minute),
-		conns:          map[string]connector.Connector{},
+		conns:          map[string]openConnector{},
 		limiters:       map[string]*rate.Limiter{},
 	}, nil
 }
@@ -232,11 +233,30 @@ func (e *Engine) connector(ctx context.Context, appID string) (connector.Connect
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if ver != e.connVer {
-		e.closeConnectorsLocked()
+		// Reopen only the connectors whose settings changed: a change of a
+		// rule leaves the others, and the attempts using them, alone.
+		for id, oc := range e.conns {
+			if now, ok := cfg.Application(id); !ok || !reflect.DeepEqual(now.Connector, oc.settings) {
+				e.closeConnectorLocked(id)
+			}
+		}
 		e.connVer = ver
 	}
-	if c, ok := e.conns[appID]; ok {
-		return c, app, nil
+	// One limiter per application for the life of the engine, so that
+	// requests before and after a configuration change share one pace.
+	limit := rate.Inf
+	if app.RateLimit > 0 {
+		limit = rate.Limit(app.RateLimit)
+	}
+	if lim, ok := e.limiters[appID]; !ok {
+		// A burst of one keeps every one-second window at or under the limit
+		// (plus the single token a full bucket holds at the window's start).
+		e.limiters[appID] = rate.NewLimiter(limit, 1)
+	} else if lim.Limit() != limit {
+		lim.SetLimit(limit)
+	}
+	if oc, ok := e.conns[appID]; ok {
+		return oc.c, app, nil
 	}
 	f, ok := connector.Lookup(app.Connector.Type)
 	if !ok {
@@ -250,15 +270,14 @@ func (e *Engine) connector(ctx context.Context, appID string) (connector.Connect
 	if err != nil {
 		return nil, app, fmt.Errorf("application %s: open %s connector: %w", appID, app.Connector.Type, err)
 	}
-	e.conns[appID] = c
-	lim := rate.NewLimiter(rate.Inf, 1)
-	if app.RateLimit > 0 {
-		// A burst of one keeps every one-second window at or under the limit
-		// (plus the single token a full bucket holds at the window's start).
-		lim = rate.NewLimiter(rate.Limit(app.RateLimit), 1)
-	}
-	e.limiters[appID] = lim
+	e.conns[appID] = openConnector{c: c, settings: app.Connector}
 	return c, app, nil
+}
+
+// openConnector is an open connector and the settings it was opened with.
+type openConnector struct {
+	c        connector.Connector
+	settings config.Connector
 }
 
 // limiter returns the application's shared rate limiter (set by connector).
@@ -271,16 +290,19 @@ func (e *Engine) limiter(appID string) *rate.Limiter {
 	return rate.NewLimiter(rate.Inf, 1)
 }
 
-func (e *Engine) closeConnectorsLocked() {
-	for id, c := range e.conns {
-		if cl, ok := c.(connector.Closer); ok {
-			if err := cl.Close(); err != nil {
-				e.log.Warn("close connector", "application", id, "error", err)
-			}
+func (e *Engine) closeConnectorLocked(id string) {
+	if cl, ok := e.conns[id].c.(connector.Closer); ok {
+		if err := cl.Close(); err != nil {
+			e.log.Warn("close connector", "application", id, "error", err)
 		}
 	}
-	e.conns = map[string]connector.Connector{}
-	e.limiters = map[string]*rate.Limiter{}
+	delete(e.conns, id)
+}
+
+func (e *Engine) closeConnectorsLocked() {
+	for id := range e.conns {
+		e.closeConnectorLocked(id)
+	}
 }
 
 // Close releases connectors. It does not close the store.
