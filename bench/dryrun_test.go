@@ -67,6 +67,7 @@ func BenchmarkDryRun1M(b *testing.B) {
 		dry.HWMKiB = max(dry.HWMKiB, d.HWMKiB)
 	}
 	b.StopTimer()
+	Report(b, "dryrun_1m", dry.Seconds, "s")
 	Report(b, "dryrun_1m_seconds", dry.Seconds, "s")
 	Report(b, "dryrun_1m_rate", dryRunN/dry.Seconds, "identities/s")
 	Report(b, "dryrun_1m_rss", float64(dry.HWMKiB)/1024, "MiB")
