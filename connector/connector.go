@@ -61,12 +61,34 @@ type Closer interface {
 	Close() error
 }
 
-// Result tells what an action did in the target.
+// Result tells what an action did in the target. An action that fails
+// part-way returns, with its error, a Result whose Found says what it had
+// already changed.
 type Result struct {
 	// AlreadyDone says the target was already in the wanted state.
 	AlreadyDone bool
 	// Detail is a short human-readable account of what changed.
 	Detail string
+	// Found is what the action found in the target before it changed it,
+	// as far as it read: deprov records it for undo in place of what the
+	// last aggregation saw, which may be out of date.
+	Found Found
+}
+
+// Found is what an action read of an account in the target before
+// changing it.
+type Found struct {
+	// State is the account's state; empty when the action did not read it.
+	State account.State
+	// Removed are the memberships the action removed.
+	Removed []account.Entitlement
+}
+
+// RemovalReporter is implemented by connectors whose revoke reports in
+// Found.Removed every membership it removes: for them, undo restores
+// exactly those, not the memberships the last aggregation saw.
+type RemovalReporter interface {
+	ReportsRemovals()
 }
 
 // RetryableError is a failure worth trying again: the target is down,

@@ -139,10 +139,16 @@ func validate(cfg config.Config) error {
 		if err := scimsource.CheckMapping(s); err != nil {
 			ps = append(ps, config.Problem{Path: fmt.Sprintf("sources[%d].%s", i, firstPart(err.Error())), Msg: restPart(err.Error())})
 		}
-		if prev, dup := tokens[s.Token]; dup && s.Token != "" {
+		// Compare tokens as pushes will present them: two references to
+		// variables holding one value are one token.
+		tok := s.Token
+		if v, err := config.Expand(s.Token); err == nil {
+			tok = v
+		}
+		if prev, dup := tokens[tok]; dup && tok != "" {
 			ps = append(ps, config.Problem{Path: fmt.Sprintf("sources[%d].token", i), Msg: fmt.Sprintf("the same token as source %s: each scim source needs its own", prev)})
 		}
-		tokens[s.Token] = s.ID
+		tokens[tok] = s.ID
 	}
 	if len(ps) == 0 {
 		return nil

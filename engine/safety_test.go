@@ -487,3 +487,63 @@ func TestMissingStatus(t *testing.T) {
 		t.Fatalf("u10 is %q after an import, want ACTIVE", got)
 	}
 }
+
+// TestUndoRestoresWhatTheRevokeRemoved: the target's groups changed after
+// the last aggregation (bob left "admins" and joined "oncall"). The revoke
+// removes what the target holds, and the undo puts back exactly that:
+// "oncall", not the "admins" membership the aggregation remembered, which
+// an administrator had removed on purpose.
+func TestUndoRestoresWhatTheRevokeRemoved(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, opts{users: []string{"alice", "bob"}, groups: map[string][]string{"admins": {"alice", "bob"}, "oncall": {"alice"}},
+		csv: "1,alice,ACTIVE,,eng\n2,bob,TERMINATED,,eng\n", config: `rules:
+  - id: leavers
+    trigger: {statuses: [TERMINATED]}
+    action: revoke
+`})
+	b.prepare(t)
+	admins, oncall := b.groupIDs[0], b.groupIDs[1]
+	if len(b.target.GroupMembers(t, admins)) != 2 {
+		admins, oncall = oncall, admins // map order: find which is which
+	}
+	b.target.SetMembers(t, admins, b.ids["alice"])
+	b.target.SetMembers(t, oncall, b.ids["alice"], b.ids["bob"])
+	b.start(t)
+	run := b.run(t, "leavers")
+	b.wait(t, run.ID)
+	if slices.Contains(b.target.GroupMembers(t, oncall), b.ids["bob"]) {
+		t.Fatal("bob still in oncall after the revoke")
+	}
+	res, err := b.e.Undo(b.ctx, run.ID, "cli:ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.wait(t, res.Run.ID)
+	if !slices.Contains(b.target.GroupMembers(t, oncall), b.ids["bob"]) {
+		t.Error("the undo did not put bob back into oncall, which the revoke removed")
+	}
+	if slices.Contains(b.target.GroupMembers(t, admins), b.ids["bob"]) {
+		t.Error("the undo put bob back into admins, which he had left before the revoke")
+	}
+}
+
+// TestUndoLeavesAnAccountDisabledByHand: bob's account was disabled in the
+// target by its administrator after the last aggregation. deprov's disable
+// finds it so (already done), and the undo does not turn it back on.
+func TestUndoLeavesAnAccountDisabledByHand(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "2,bob,TERMINATED,,engineering\n", leavers("0"))
+	b.prepare(t)
+	b.target.SetActive(t, b.ids["bob"], false)
+	b.start(t)
+	run := b.run(t, "leavers")
+	b.wait(t, run.ID)
+	res, err := b.e.Undo(b.ctx, run.ID, "cli:ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.wait(t, res.Run.ID)
+	if b.active(t, "bob") {
+		t.Error("the undo enabled an account that was disabled before deprov touched it")
+	}
+}

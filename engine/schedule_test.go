@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -251,4 +252,91 @@ func TestApplyFromStaleVersion(t *testing.T) {
 	if _, ver, _ := st.Config(ctx); ver != 3 {
 		t.Fatalf("version %d after applying from the current one, want 3", ver)
 	}
+}
+
+// TestSharedPushTokenRefused: two scim sources whose token references hold
+// one value would share a token, which says which source a push belongs
+// to: the configuration is refused, naming the second source's token.
+func TestSharedPushTokenRefused(t *testing.T) {
+	t.Setenv("DEPROV_TEST_TOKEN_A", "same-secret-value")
+	t.Setenv("DEPROV_TEST_TOKEN_B", "same-secret-value")
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "deprov.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(strings.NewReader(`
+sources:
+  - {id: workday, type: scim, token: "${env:DEPROV_TEST_TOKEN_A}"}
+  - {id: okta, type: scim, token: "${env:DEPROV_TEST_TOKEN_B}"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Apply(ctx, cfg, "test", false)
+	if err == nil || !strings.Contains(err.Error(), "sources[1].token") || !strings.Contains(err.Error(), "the same token as source workday") {
+		t.Fatalf("apply: %v, want the shared token refused", err)
+	}
+	if strings.Contains(err.Error(), "same-secret-value") {
+		t.Fatal("the error shows the secret")
+	}
+}
+
+// TestSourceScheduleSyncs: a csv source's schedule syncs it through River's
+// periodic jobs, with the scheduler as the actor.
+func TestSourceScheduleSyncs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hr.csv"), []byte("externalId,userName,status\n1,alice,ACTIVE\n2,bob,TERMINATED\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(filepath.Join(dir, "deprov.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Options{Store: st, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyYAML(t, e, `
+sources:
+  - id: hr
+    type: csv
+    path: `+filepath.Join(dir, "hr.csv")+`
+    schedule: {cron: "* * * * * ?"}
+`)
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Stop(context.Background()) })
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		evs, err := st.ListAudit(ctx, store.AuditQuery{Action: "source.synced"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) > 0 {
+			if evs[0].Actor != "scheduler" {
+				t.Fatalf("sync by %q, want the scheduler", evs[0].Actor)
+			}
+			if n, err := st.CountIdentities(ctx, store.IdentityQuery{SourceID: "hr"}); err != nil || n != 2 {
+				t.Fatalf("%d identities after the scheduled sync (%v), want 2", n, err)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // polling for an event, not waiting out a duration
+	}
+	t.Fatal("the source schedule did not sync within 20 s")
 }

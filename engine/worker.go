@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -209,7 +210,7 @@ func (e *Engine) execute(ctx context.Context, id int64, jobAttempt int) error {
 		// An undo is an operator's decision against the rule: only a removed
 		// application stops it.
 		if _, ok := cfg.Application(r.ApplicationID); !ok {
-			return e.fail(ctx, r, fmt.Sprintf("application %s was removed", r.ApplicationID), r.Attempts)
+			return e.fail(ctx, r, fmt.Sprintf("application %s was removed", r.ApplicationID), r.Attempts, nil)
 		}
 	} else if reason, stop, err := e.stillWanted(ctx, cfg, ver, r, all); err != nil {
 		return err
@@ -221,14 +222,20 @@ func (e *Engine) execute(ctx context.Context, id int64, jobAttempt int) error {
 	}
 	conn, app, err := e.connector(ctx, r.ApplicationID)
 	if err != nil {
-		return e.fail(ctx, r, err.Error(), r.Attempts)
+		return e.fail(ctx, r, err.Error(), r.Attempts, nil)
 	}
 	acct := accountOf(r, all)
 	attempts := r.Attempts + 1
 	u := store.RevocationUpdate{State: store.Running, Attempts: &attempts}
 	if r.Before == nil && r.Action != account.Restore {
-		// Keep what the account was before the first attempt, for undo.
+		// Keep what the account was before the first attempt, for undo, as
+		// the last aggregation saw it; what the action itself finds in the
+		// target replaces it (foundBefore). A revoke by a connector that
+		// reports its removals restores exactly those.
 		before := acct
+		if _, ok := conn.(connector.RemovalReporter); ok && r.Action == account.Revoke {
+			before.Entitlements = nil
+		}
 		u.Before = &before
 	}
 	ev := e.revocationEvent(r, e.workerActor, "revocation.running", fmt.Sprintf("%s of %s in %s started (attempt %d)", r.Action, r.UserName, r.ApplicationID, attempts))
@@ -254,7 +261,7 @@ func (e *Engine) execute(ctx context.Context, id int64, jobAttempt int) error {
 	case errors.As(err, &wi):
 		return e.wait(ctx, r, wi)
 	case err != nil:
-		return e.attemptFailed(ctx, r, app, err)
+		return e.attemptFailed(ctx, r, app, res, err)
 	}
 	return e.succeed(ctx, r, res, e.workerActor, "")
 }
@@ -384,7 +391,7 @@ func (e *Engine) succeed(ctx context.Context, r store.Revocation, res connector.
 	if note != "" {
 		result = note
 	}
-	u := store.RevocationUpdate{State: store.Succeeded, FinishedAt: &now, Result: &result}
+	u := store.RevocationUpdate{State: store.Succeeded, FinishedAt: &now, Result: &result, Before: foundBefore(r, res)}
 	switch r.Action {
 	case account.Disable:
 		u.AccountState = account.Disabled
@@ -413,14 +420,15 @@ func (e *Engine) succeed(ctx context.Context, r store.Revocation, res connector.
 
 // attemptFailed records a failed attempt: retried later when the error is
 // retryable and attempts remain, failed for good otherwise.
-func (e *Engine) attemptFailed(ctx context.Context, r store.Revocation, app config.Application, cause error) error {
+func (e *Engine) attemptFailed(ctx context.Context, r store.Revocation, app config.Application, res connector.Result, cause error) error {
 	msg := cause.Error()
+	before := foundBefore(r, res)
 	var re *connector.RetryableError
 	if !errors.As(cause, &re) || r.Attempts >= maxAttempts(app) {
 		if re != nil {
 			msg = fmt.Sprintf("%s (gave up after %d attempts)", msg, r.Attempts)
 		}
-		return e.fail(ctx, r, msg, r.Attempts)
+		return e.fail(ctx, r, msg, r.Attempts, before)
 	}
 	attempts, delay := r.Attempts, backoff(r.Attempts)
 	if re.After > 0 {
@@ -431,20 +439,21 @@ func (e *Engine) attemptFailed(ctx context.Context, r store.Revocation, app conf
 	ev := e.revocationEvent(r, e.workerActor, "revocation.retrying", fmt.Sprintf("%s of %s in %s failed, retrying in %s: %s", r.Action, r.UserName, r.ApplicationID, delay.Round(time.Millisecond), msg))
 	ev.Detail["error"] = msg
 	if _, err := e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Running},
-		store.RevocationUpdate{State: store.Scheduled, LastError: &msg, DueAt: &due, Attempts: &attempts}, ev); err != nil {
+		store.RevocationUpdate{State: store.Scheduled, LastError: &msg, DueAt: &due, Attempts: &attempts, Before: before}, ev); err != nil {
 		return err
 	}
 	e.log.Warn("revocation retrying", "revocation", r.ID, "application", r.ApplicationID, "in", delay, "error", msg)
 	return river.JobSnooze(delay)
 }
 
-// fail moves a revocation to failed with its last error.
-func (e *Engine) fail(ctx context.Context, r store.Revocation, msg string, attempts int) error {
+// fail moves a revocation to failed with its last error, and what its
+// attempt found of the account before changing part of it (nil: nothing).
+func (e *Engine) fail(ctx context.Context, r store.Revocation, msg string, attempts int, before *account.Account) error {
 	now := e.Now()
 	ev := e.revocationEvent(r, e.workerActor, "revocation.failed", fmt.Sprintf("%s of %s in %s failed: %s", r.Action, r.UserName, r.ApplicationID, msg))
 	ev.Detail["error"] = msg
 	if _, err := e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Scheduled, store.Running},
-		store.RevocationUpdate{State: store.Failed, LastError: &msg, FinishedAt: &now, Attempts: &attempts}, ev); err != nil && !errors.Is(err, store.ErrConflict) {
+		store.RevocationUpdate{State: store.Failed, LastError: &msg, FinishedAt: &now, Attempts: &attempts, Before: before}, ev); err != nil && !errors.Is(err, store.ErrConflict) {
 		return err
 	}
 	e.log.Error("revocation failed", "revocation", r.ID, "rule", r.RuleID, "user", r.UserName, "application", r.ApplicationID, "error", msg)
@@ -496,4 +505,28 @@ func (w *sourceSyncWorker) Work(ctx context.Context, job *river.Job[SourceSyncAr
 		w.e.log.Info("source synced", "source", job.Args.SourceID, "created", res.Created, "updated", res.Updated, "unchanged", res.Unchanged, "statusChanged", res.StatusChanged)
 	}
 	return err
+}
+
+// foundBefore is the revocation's record of the account before it was
+// changed (its Before), corrected by what an attempt found in the target:
+// the state the action found, when it changed it or on the first attempt
+// (a later attempt may find its own earlier change), and the memberships
+// it removed. Nil when there is nothing to correct.
+func foundBefore(r store.Revocation, res connector.Result) *account.Account {
+	if r.Before == nil || r.Action == account.Restore {
+		return nil
+	}
+	b, changed := *r.Before, false
+	if st := res.Found.State; st != "" && st != b.State && (!res.AlreadyDone || r.Attempts == 1) {
+		b.State, changed = st, true
+	}
+	for _, g := range res.Found.Removed {
+		if !slices.ContainsFunc(b.Entitlements, func(x account.Entitlement) bool { return x.ID == g.ID }) {
+			b.Entitlements, changed = append(slices.Clone(b.Entitlements), g), true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return &b
 }

@@ -1,6 +1,7 @@
 package connectortest
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/deprov/deprov/account"
@@ -22,6 +23,9 @@ func (s *suite) disableTwice(t *testing.T) {
 		return
 	}
 	changed(t, "first Disable", res, err)
+	if st := res.Found.State; st != "" && st != account.Active {
+		t.Errorf("first Disable found the account %q, want active (or not read)", st)
+	}
 	disabled := State{Exists: true, Active: false, Groups: []string{"staff"}}
 	wantState(t, tg, "alice", disabled, "after Disable (the account and its groups stay)")
 	wantState(t, tg, "bob", State{Exists: true, Active: true, Groups: []string{"staff"}}, "after disabling alice")
@@ -124,6 +128,12 @@ func (s *suite) revokeTwice(t *testing.T) {
 		return
 	}
 	changed(t, "first Revoke", res, err)
+	if _, ok := tg.Connector.(connector.RemovalReporter); ok {
+		// A connector that reports its removals names exactly the groups left.
+		if got := groupNames(res.Found.Removed); len(got) != 2 || !slices.Contains(got, "staff") || !slices.Contains(got, "admins") {
+			t.Errorf("first Revoke reports removals from %v, want staff and admins", got)
+		}
+	}
 	wantState(t, tg, "alice", State{Exists: true, Active: true}, "after Revoke (the account stays, its groups go)")
 	wantState(t, tg, "bob", State{Exists: true, Active: true, Groups: []string{"staff", "admins", "others"}}, "after revoking alice")
 
@@ -169,4 +179,16 @@ func (s *suite) addMembershipUndoesRevoke(t *testing.T) {
 	}
 	wantState(t, tg, "alice", restored, "after the second AddMembership")
 	wantState(t, tg, "bob", restored, "after alice's round trip")
+}
+
+// groupNames are the names (else ids) of entitlements.
+func groupNames(es []account.Entitlement) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Name
+		if out[i] == "" {
+			out[i] = e.ID
+		}
+	}
+	return out
 }

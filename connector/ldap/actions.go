@@ -26,26 +26,27 @@ func (c *Connector) Disable(ctx context.Context, acct account.Account) (connecto
 	case e == nil:
 		return connector.Result{AlreadyDone: true, Detail: "account no longer exists"}, nil
 	case under(e.DN, c.cfg.DisabledDN):
-		return connector.Result{AlreadyDone: true, Detail: "account already under disabledDN: " + e.DN}, nil
+		return connector.Result{AlreadyDone: true, Detail: "account already under disabledDN: " + e.DN, Found: connector.Found{State: account.Disabled}}, nil
 	case e.GetEqualFoldAttributeValue(attrLocked) == permanentLock:
-		return connector.Result{AlreadyDone: true, Detail: "account already locked (pwdAccountLockedTime " + permanentLock + ")"}, nil
+		return connector.Result{AlreadyDone: true, Detail: "account already locked (pwdAccountLockedTime " + permanentLock + ")", Found: connector.Found{State: account.Disabled}}, nil
 	}
+	found := connector.Found{State: account.Active}
 
 	if c.cfg.DisableMode == Move {
 		newDN, err := c.move(ctx, e.DN, c.cfg.DisabledDN)
 		if err != nil {
-			return connector.Result{}, fmt.Errorf("disable %s: %w", who, err)
+			return connector.Result{Found: found}, fmt.Errorf("disable %s: %w", who, err)
 		}
-		return connector.Result{Detail: fmt.Sprintf("moved %s to %s", e.DN, newDN)}, nil
+		return connector.Result{Detail: fmt.Sprintf("moved %s to %s", e.DN, newDN), Found: found}, nil
 	}
 	err = c.modify(ctx, e.DN, func(m *goldap.ModifyRequest) { m.Replace(attrLocked, []string{permanentLock}) })
 	if goldap.IsErrorWithCode(err, goldap.LDAPResultUndefinedAttributeType) {
 		err = fmt.Errorf("%w (the directory has no ppolicy overlay: load it with a default policy that has pwdLockout: TRUE, or use disableMode: move)", err)
 	}
 	if err != nil {
-		return connector.Result{}, fmt.Errorf("disable %s: %w", who, err)
+		return connector.Result{Found: found}, fmt.Errorf("disable %s: %w", who, err)
 	}
-	return connector.Result{Detail: fmt.Sprintf("locked %s: pwdAccountLockedTime set to %s", e.DN, permanentLock)}, nil
+	return connector.Result{Detail: fmt.Sprintf("locked %s: pwdAccountLockedTime set to %s", e.DN, permanentLock), Found: found}, nil
 }
 
 // Enable undoes Disable, whichever way the account was turned off: it
@@ -166,16 +167,23 @@ func (c *Connector) Revoke(ctx context.Context, acct account.Account) (connector
 		return connector.Result{}, fmt.Errorf("revoke %s: %w", who, err)
 	}
 	removed, kept, err := c.leave(ctx, e.DN, groups)
+	found := connector.Found{}
+	for _, g := range removed {
+		found.Removed = append(found.Removed, account.Entitlement{ID: g.dn, Name: g.name})
+	}
 	switch {
 	case err != nil:
-		return connector.Result{}, fmt.Errorf("revoke %s: %s%w", who, after(removed), err)
+		return connector.Result{Found: found}, fmt.Errorf("revoke %s: %s%w", who, after(removed), err)
 	case len(kept) > 0:
-		return connector.Result{}, fmt.Errorf("revoke %s: %w", who, &LastMemberError{Groups: dnList(kept), Removed: nameList(removed)})
+		return connector.Result{Found: found}, fmt.Errorf("revoke %s: %w", who, &LastMemberError{Groups: dnList(kept), Removed: nameList(removed)})
 	case len(removed) == 0:
 		return connector.Result{AlreadyDone: true, Detail: "no group memberships"}, nil
 	}
-	return connector.Result{Detail: fmt.Sprintf("removed from %d group(s): %s", len(removed), names(removed))}, nil
+	return connector.Result{Detail: fmt.Sprintf("removed from %d group(s): %s", len(removed), names(removed)), Found: found}, nil
 }
+
+// ReportsRemovals says that Revoke reports every membership it removes.
+func (c *Connector) ReportsRemovals() {}
 
 // AddMembership adds the account's DN to a group's member attribute,
 // undoing Revoke for that group. The group must lie under groupBaseDN.

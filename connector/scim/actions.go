@@ -73,8 +73,13 @@ func (c *Connector) setActive(ctx context.Context, acct account.Account, active 
 		return gone()
 	case err != nil:
 		return connector.Result{}, err
-	case before.active() == active:
-		return connector.Result{AlreadyDone: true, Detail: "account already " + state}, nil
+	}
+	found := connector.Found{State: account.Disabled}
+	if before.active() {
+		found.State = account.Active
+	}
+	if before.active() == active {
+		return connector.Result{AlreadyDone: true, Detail: "account already " + state, Found: found}, nil
 	}
 
 	var after user
@@ -83,11 +88,11 @@ func (c *Connector) setActive(ctx context.Context, acct account.Account, active 
 	case errors.Is(err, errNotFound):
 		return gone()
 	case err != nil:
-		return connector.Result{}, err
+		return connector.Result{Found: found}, err
 	case status == http.StatusOK && after.ID != "" && after.active() != active:
-		return connector.Result{}, fmt.Errorf("scim: PATCH %s: the target still reports active=%t", path, !active)
+		return connector.Result{Found: found}, fmt.Errorf("scim: PATCH %s: the target still reports active=%t", path, !active)
 	}
-	return connector.Result{Detail: fmt.Sprintf("account %s (active=%t)", state, active)}, nil
+	return connector.Result{Detail: fmt.Sprintf("account %s (active=%t)", state, active), Found: found}, nil
 }
 
 // Delete removes the user. A user already gone is AlreadyDone.
@@ -106,6 +111,9 @@ func (c *Connector) Delete(ctx context.Context, acct account.Account) (connector
 	return connector.Result{Detail: "account deleted"}, nil
 }
 
+// ReportsRemovals says that Revoke reports every membership it removes.
+func (c *Connector) ReportsRemovals() {}
+
 // Revoke removes the user from every group that lists it as a member. No
 // memberships left is AlreadyDone. If a removal fails, the error names the
 // groups already left; running Revoke again finishes the job.
@@ -118,6 +126,7 @@ func (c *Connector) Revoke(ctx context.Context, acct account.Account) (connector
 		return connector.Result{}, fmt.Errorf("revoke %s: %w", name(acct), err)
 	}
 	var removed []string
+	var found connector.Found
 	for _, g := range groups {
 		op := operation{Op: "remove", Path: fmt.Sprintf("members[value eq %s]", quote(acct.NativeID))}
 		_, err := c.do(ctx, http.MethodPatch, "/Groups/"+url.PathEscape(g.ID), nil, patch(op), nil)
@@ -129,16 +138,17 @@ func (c *Connector) Revoke(ctx context.Context, acct account.Account) (connector
 			continue // not a member any more (RFC 7644 §3.5.2.2)
 		case err != nil:
 			if len(removed) > 0 {
-				return connector.Result{}, fmt.Errorf("revoke %s: after removal from %s: %w", name(acct), strings.Join(removed, ", "), err)
+				return connector.Result{Found: found}, fmt.Errorf("revoke %s: after removal from %s: %w", name(acct), strings.Join(removed, ", "), err)
 			}
 			return connector.Result{}, fmt.Errorf("revoke %s: %w", name(acct), err)
 		}
 		removed = append(removed, groupName(g))
+		found.Removed = append(found.Removed, account.Entitlement{ID: g.ID, Name: g.DisplayName})
 	}
 	if len(removed) == 0 {
 		return connector.Result{AlreadyDone: true, Detail: "no group memberships"}, nil
 	}
-	return connector.Result{Detail: fmt.Sprintf("removed from %d group(s): %s", len(removed), strings.Join(removed, ", "))}, nil
+	return connector.Result{Detail: fmt.Sprintf("removed from %d group(s): %s", len(removed), strings.Join(removed, ", ")), Found: found}, nil
 }
 
 // AddMembership puts the user back into a group, undoing Revoke for that

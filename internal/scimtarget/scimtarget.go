@@ -255,6 +255,32 @@ func (tg *Target) CreateGroup(t testing.TB, name string, memberIDs ...string) st
 	return out.ID
 }
 
+// SetActive turns a user on or off, as an administrator of the target
+// would.
+func (tg *Target) SetActive(t testing.TB, userID string, active bool) {
+	t.Helper()
+	op := map[string]any{
+		"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+		"Operations": []map[string]any{{"op": "replace", "path": "active", "value": active}},
+	}
+	tg.must(t, tg.call2xx(http.MethodPatch, tg.URL+"/Users/"+url.PathEscape(userID), op, nil))
+}
+
+// SetMembers replaces a group's members, as an administrator of the target
+// would.
+func (tg *Target) SetMembers(t testing.TB, groupID string, memberIDs ...string) {
+	t.Helper()
+	members := make([]map[string]string, len(memberIDs))
+	for i, id := range memberIDs {
+		members[i] = map[string]string{"value": id}
+	}
+	op := map[string]any{
+		"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+		"Operations": []map[string]any{{"op": "replace", "path": "members", "value": members}},
+	}
+	tg.must(t, tg.call2xx(http.MethodPatch, tg.URL+"/Groups/"+url.PathEscape(groupID), op, nil))
+}
+
 // User reads a user as the target stores it; found is false after a delete.
 func (tg *Target) User(t testing.TB, id string) (user map[string]any, found bool) {
 	t.Helper()
