@@ -353,55 +353,79 @@ type planPage struct {
 	err      error
 }
 
-// planPages reads pages for plan one ahead of it. The channel closes after
-// the last page or after a page with an error; cancelling ctx stops the
-// reader.
+// planPages reads pages for plan ahead of it, in two stages that run
+// beside each other and beside the evaluation: one reads identities page
+// by page, the other their accounts and first matches. The channel closes
+// after the last page or after a page with an error; cancelling ctx stops
+// both stages.
 func (e *Engine) planPages(ctx context.Context, ruleID string, only []string) <-chan planPage {
-	out := make(chan planPage, 1)
+	batches := make(chan planPage, 1)
 	go func() {
-		defer close(out)
-		send := func(pg planPage) bool {
-			select {
-			case out <- pg:
-				return pg.err == nil
-			case <-ctx.Done():
-				return false
-			}
-		}
+		defer close(batches)
 		next := e.identityPages(ctx, only)
 		for {
 			batch, err := next()
+			if err == nil && len(batch) == 0 {
+				return
+			}
+			select {
+			case batches <- planPage{batch: batch, err: err}:
+			case <-ctx.Done():
+				return
+			}
 			if err != nil {
-				send(planPage{err: err})
 				return
 			}
-			if len(batch) == 0 {
+		}
+	}()
+	out := make(chan planPage, 1)
+	go func() {
+		defer close(out)
+		for pg := range batches {
+			if pg.err == nil {
+				pg.accounts, pg.first, pg.err = e.pageData(ctx, ruleID, pg.batch, only == nil)
+			}
+			select {
+			case out <- pg:
+			case <-ctx.Done():
 				return
 			}
-			keys := make([]string, len(batch))
-			for i, id := range batch {
-				keys[i] = id.ID()
-			}
-			accts, err := e.st.ListAccounts(ctx, store.AccountQuery{IdentityIDs: keys})
-			if err != nil {
-				send(planPage{err: err})
-				return
-			}
-			byIdentity := map[string][]account.Account{}
-			for _, a := range accts {
-				byIdentity[a.IdentityID] = append(byIdentity[a.IdentityID], a)
-			}
-			first, err := e.st.Matches(ctx, ruleID, keys)
-			if err != nil {
-				send(planPage{err: err})
-				return
-			}
-			if !send(planPage{batch: batch, accounts: byIdentity, first: first}) {
+			if pg.err != nil {
 				return
 			}
 		}
 	}()
 	return out
+}
+
+// pageData reads the live accounts and the rule's first matches of a page
+// of identities. A page of ListIdentities (inOrder) spans a range of keys,
+// whose accounts are read as one range rather than identity by identity.
+func (e *Engine) pageData(ctx context.Context, ruleID string, batch []identity.Identity, inOrder bool) (map[string][]account.Account, map[string]time.Time, error) {
+	keys := make([]string, len(batch))
+	byIdentity := make(map[string][]account.Account, len(batch))
+	for i, id := range batch {
+		keys[i] = id.ID()
+		byIdentity[keys[i]] = nil
+	}
+	q := store.AccountQuery{IdentityIDs: keys}
+	if inOrder {
+		q = store.AccountQuery{IdentityFrom: keys[0], IdentityTo: keys[len(keys)-1]}
+	}
+	accts, err := e.st.ListAccounts(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, a := range accts {
+		if list, ok := byIdentity[a.IdentityID]; ok {
+			byIdentity[a.IdentityID] = append(list, a)
+		}
+	}
+	first, err := e.st.Matches(ctx, ruleID, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	return byIdentity, first, nil
 }
 
 // identityPages returns a function yielding identities page by page: all

@@ -251,6 +251,11 @@ type AccountQuery struct {
 	ApplicationID string
 	// IdentityIDs selects the accounts correlated to these identities.
 	IdentityIDs []string
+	// IdentityFrom and IdentityTo, when IdentityTo is set, select the
+	// accounts correlated to identities whose keys lie between them, both
+	// included, in the order ListIdentities pages in: the accounts of a
+	// page of identities, read as one range instead of key by key.
+	IdentityFrom, IdentityTo string
 	// Uncorrelated selects accounts linked to no identity.
 	Uncorrelated bool
 	// IncludeDeleted also returns accounts aggregation no longer saw.

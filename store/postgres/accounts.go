@@ -124,7 +124,14 @@ func (s *Store) ListAccounts(ctx context.Context, q store.AccountQuery) ([]accou
 	if q.IdentityIDs != nil {
 		w.add("identity_id = ANY(?)", records.Distinct(q.IdentityIDs))
 	}
-	query := `SELECT ` + accountColumns + ` FROM accounts` + w.sql() + " ORDER BY application_id, native_id"
+	order := " ORDER BY application_id, native_id"
+	if q.IdentityTo != "" {
+		w.add("identity_id >= ? AND identity_id <= ?", q.IdentityFrom, q.IdentityTo)
+		if q.IdentityIDs == nil {
+			order = "" // one walk of the identity index over the range
+		}
+	}
+	query := `SELECT ` + accountColumns + ` FROM accounts` + w.sql() + order
 	if q.Limit > 0 {
 		query += " LIMIT " + w.arg(q.Limit)
 	}

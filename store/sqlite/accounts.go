@@ -116,6 +116,13 @@ func (s *Store) ListAccounts(ctx context.Context, q store.AccountQuery) ([]accou
 		app, native, _ := strings.Cut(q.After, "/")
 		where, args = append(where, "(application_id, native_id) > (?, ?)"), append(args, app, native)
 	}
+	if q.IdentityTo != "" {
+		where, args = append(where, "identity_id >= ? AND identity_id <= ?"), append(args, q.IdentityFrom, q.IdentityTo)
+		if q.IdentityIDs == nil {
+			// One walk of the identity index over the range, unordered.
+			return s.listAccounts(ctx, where, args, q.Limit, false)
+		}
+	}
 	if q.IdentityIDs == nil {
 		return s.listAccounts(ctx, where, args, q.Limit, true)
 	}

@@ -150,11 +150,50 @@ func parseTime(v sql.NullString) (time.Time, error) {
 	if !v.Valid || v.String == "" {
 		return time.Time{}, nil
 	}
+	if t, ok := parseKeptTime(v.String); ok {
+		return t, nil
+	}
 	t, err := time.Parse(audit.TimeFormat, v.String)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("stored time %q: %w", v.String, err)
 	}
 	return t, nil
+}
+
+// parseKeptTime reads a time as timeArg writes it (audit.TimeFormat,
+// 2006-01-02T15:04:05.000000Z) without time.Parse's generality: a list of
+// a million identities or accounts reads a million of them. Anything else
+// (ok false) is left to time.Parse, which also reports what is wrong.
+func parseKeptTime(s string) (t time.Time, ok bool) {
+	if len(s) != len(audit.TimeFormat) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+		s[16] != ':' || s[19] != '.' || s[26] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(from, to int) (int, bool) {
+		n := 0
+		for i := from; i < to; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	var f [7]int
+	for i, r := range [7][2]int{{0, 4}, {5, 7}, {8, 10}, {11, 13}, {14, 16}, {17, 19}, {20, 26}} {
+		if f[i], ok = num(r[0], r[1]); !ok {
+			return time.Time{}, false
+		}
+	}
+	if f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 59 {
+		return time.Time{}, false
+	}
+	t = time.Date(f[0], time.Month(f[1]), f[2], f[3], f[4], f[5], f[6]*1000, time.UTC)
+	if t.Day() != f[2] { // 31 April and the like: let time.Parse say so
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // queryer is what both the database and a transaction offer.

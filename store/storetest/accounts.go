@@ -2,10 +2,12 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/deprov/deprov/account"
+	"github.com/deprov/deprov/identity"
 	"github.com/deprov/deprov/store"
 )
 
@@ -15,6 +17,7 @@ var accountTests = []test{
 	{"ReplaceAtomic", testReplaceAccountsAtomic},
 	{"ListByManyIdentities", testListAccountsByIdentities},
 	{"ListFilters", testListAccountsFilters},
+	{"ListByIdentityRange", testListAccountsByIdentityRange},
 	{"Correlate", testCorrelateAccount},
 }
 
@@ -196,4 +199,42 @@ func testCorrelateAccount(t *testing.T, s store.Store) {
 	equal(t, "unlinked", accountKeys(got), []string{"crm/c-2"})
 	equal(t, "unlinked identity", got[0].IdentityID, "")
 	wantErr(t, s.CorrelateAccount(ctx, "crm", "nope", "hr/a"), store.ErrNotFound, "CorrelateAccount of a missing account")
+}
+
+// testListAccountsByIdentityRange: the accounts of the identities whose
+// keys a page of ListIdentities spans, and no others; deleted ones only
+// when asked for.
+func testListAccountsByIdentityRange(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var ids []identity.Identity
+	for i := range 30 {
+		ids = append(ids, person("hr", fmt.Sprintf("u%03d", i), "ACTIVE"))
+	}
+	syncIDs(t, s, "hr", ids...)
+	var crm []account.Account
+	for i := range 30 {
+		crm = append(crm, acct("crm", fmt.Sprintf("c%03d", i), fmt.Sprintf("hr/u%03d", i)))
+	}
+	crm = append(crm, acct("crm", "orphan", ""))
+	replace(t, s, "crm", crm...)
+	replace(t, s, "erp", acct("erp", "e-5", "hr/u005"), acct("erp", "e-25", "hr/u025"))
+
+	page, err := s.ListIdentities(ctx, store.IdentityQuery{After: "hr/u009", Limit: 10})
+	must(t, err)
+	from, to := page[0].ID(), page[len(page)-1].ID()
+	got := listAccounts(t, s, store.AccountQuery{IdentityFrom: from, IdentityTo: to})
+	var keys []string
+	for _, a := range got {
+		keys = append(keys, a.ApplicationID+"/"+a.NativeID+"@"+a.IdentityID)
+	}
+	var want []string
+	for i := 10; i < 20; i++ {
+		want = append(want, fmt.Sprintf("crm/c%03d@hr/u%03d", i, i))
+	}
+	equal(t, "accounts of the page "+from+"…"+to, sorted(keys), sorted(want))
+
+	// Aggregation no longer sees c015: it is left out unless deleted ones are asked for.
+	replace(t, s, "crm", slices.Delete(slices.Clone(crm), 15, 16)...)
+	equal(t, "live accounts of the page", len(listAccounts(t, s, store.AccountQuery{IdentityFrom: from, IdentityTo: to})), 9)
+	equal(t, "with deleted", len(listAccounts(t, s, store.AccountQuery{IdentityFrom: from, IdentityTo: to, IncludeDeleted: true})), 10)
 }

@@ -1,6 +1,8 @@
 package records
 
 import (
+	"encoding/json"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -169,4 +171,35 @@ func TestWithSyncCounts(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, ev.Detail[k], want)
 		}
 	}
+}
+
+// FuzzParseAttributes: the fast path reads whatever it accepts exactly as
+// encoding/json does, and ParseAttributes as a whole agrees with it.
+func FuzzParseAttributes(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":"b"}`, `{"a": "b", "c": "d"}`, `{"x":"\u00e9"}`, `{"a":"b",}`,
+		`{"a":1}`, ` {"k" : "v"} `, `{"a":"b"}x`, `{"a":"b\"c"}`, `{"a":"\u003c"}`, "{\"a\":\"\xff\"}", `{"a":"b","a":"c"}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want map[string]string
+		wantErr := json.Unmarshal([]byte(s), &want)
+		if m, ok := parseFlatObject(s); ok {
+			if wantErr != nil {
+				t.Fatalf("fast path accepted %q, which encoding/json refuses: %v", s, wantErr)
+			}
+			if !reflect.DeepEqual(m, want) && !(len(m) == 0 && len(want) == 0) {
+				t.Fatalf("fast path read %q as %v, encoding/json as %v", s, m, want)
+			}
+		}
+		got, err := ParseAttributes(s)
+		if s == "" {
+			return
+		}
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("ParseAttributes(%q) error %v, encoding/json %v", s, err, wantErr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+			t.Fatalf("ParseAttributes(%q) = %v, encoding/json %v", s, got, want)
+		}
+	})
 }
