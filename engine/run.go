@@ -211,6 +211,13 @@ func (e *Engine) pushBurst(ctx context.Context, ruleID string, s config.Safety, 
 		users, PushWindow, *s.MaxUsers), true, nil
 }
 
+// How many skips, and how many exclusions when the skips are too many, a
+// run's audit event lists.
+const (
+	maxSkips      = 1000
+	maxExclusions = 10000
+)
+
 func (e *Engine) runEvent(run store.Run, r config.Rule) audit.Event {
 	action, msg := "run.completed", fmt.Sprintf("rule %s ran: %d matched, %d revocations planned, %d skipped", r.ID, run.Counts.Matched, run.Counts.Planned, run.Counts.Skipped)
 	if run.State == store.RunQuarantined {
@@ -222,14 +229,26 @@ func (e *Engine) runEvent(run store.Run, r config.Rule) audit.Event {
 		"trigger": run.Trigger, "evaluated": run.Counts.Evaluated, "inScope": run.Counts.InScope,
 		"matched": run.Counts.Matched, "planned": run.Counts.Planned, "skipped": run.Counts.Skipped, "users": run.Counts.Users,
 	}
-	var skips []any
+	// The skips, for the evidence; a run of many keeps its exclusions (what
+	// was excluded and why, which an auditor asks for) in a list of their
+	// own, up to maxExclusions, and the others in the run's stored plan.
+	var skips, excluded []any
 	for _, it := range run.Items {
-		if !it.Planned() {
-			skips = append(skips, map[string]any{"identity": it.IdentityID, "application": it.ApplicationID, "skip": string(it.Skip), "reason": it.Reason})
+		if it.Planned() {
+			continue
+		}
+		item := map[string]any{"identity": it.IdentityID, "application": it.ApplicationID, "skip": string(it.Skip), "reason": it.Reason}
+		skips = append(skips, item)
+		if it.Skip == rule.SkipExcluded {
+			excluded = append(excluded, item)
 		}
 	}
-	if len(skips) > 0 && len(skips) <= 1000 {
+	switch {
+	case len(skips) > 0 && len(skips) <= maxSkips:
 		ev.Detail["skips"] = skips
+	case len(excluded) > 0:
+		ev.Detail["excluded"] = excluded[:min(len(excluded), maxExclusions)]
+		ev.Detail["excludedTotal"] = len(excluded)
 	}
 	return ev
 }

@@ -146,7 +146,8 @@ func (s *Store) UpdateRevocation(ctx context.Context, id int64, from []store.Rev
 		if err := records.CheckRevocationState(r, from); err != nil {
 			return err
 		}
-		assigns, err := records.RevocationAssignments(u, s.clock())
+		now := s.clock()
+		assigns, err := records.RevocationAssignments(u, now)
 		if err != nil {
 			return err
 		}
@@ -180,7 +181,7 @@ func (s *Store) UpdateRevocation(ctx context.Context, id int64, from []store.Rev
 				return fmt.Errorf("forget match: %w", err)
 			}
 		}
-		if out, err = readRevocation(ctx, tx, id, ""); err != nil {
+		if out, err = records.Updated(r, u, now); err != nil {
 			return err
 		}
 		return s.appendEvents(ctx, tx, records.RevocationEvent(ev, r))

@@ -158,7 +158,8 @@ func (s *Store) UpdateRevocation(ctx context.Context, id int64, from []store.Rev
 		if err := records.CheckRevocationState(r, from); err != nil {
 			return err
 		}
-		assigns, err := records.RevocationAssignments(u, s.clock())
+		now := s.clock()
+		assigns, err := records.RevocationAssignments(u, now)
 		if err != nil {
 			return err
 		}
@@ -196,7 +197,7 @@ func (s *Store) UpdateRevocation(ctx context.Context, id int64, from []store.Rev
 		if err := s.appendEvents(ctx, tx, records.RevocationEvent(ev, r)); err != nil {
 			return err
 		}
-		out, err = readRevocation(ctx, tx, id)
+		out, err = records.Updated(r, u, now)
 		return err
 	})
 	if err != nil {

@@ -97,6 +97,9 @@ func testUpdateRevocationFields(t *testing.T, s store.Store) {
 	must(t, err)
 	want.State, want.LastError, want.Result, want.FinishedAt, want.UpdatedAt = store.Succeeded, "", "groups removed: 2", finished, got.UpdatedAt
 	equal(t, "succeeded", got, want)
+	read, err := s.Revocation(ctx, r.ID)
+	must(t, err)
+	equal(t, "returned as it reads back", got, read)
 
 	got, err = s.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Succeeded}, store.RevocationUpdate{
 		CancelReason: ptr("identity reactivated"),
@@ -358,6 +361,18 @@ func testUpdateRevocationBefore(t *testing.T, s store.Store) {
 		AccountState: account.Disabled, Before: beforeAccount()}, event("revocation.succeeded"))
 	must(t, err)
 	equal(t, "Before recorded", got.Before, keptBefore())
+	read, err := s.Revocation(ctx, r.ID)
+	must(t, err)
+	equal(t, "returned as it reads back", got, read)
+	// A bare account (no groups, attributes or time) reads back bare.
+	bare := &account.Account{ApplicationID: "crm", NativeID: r.AccountID, State: account.Active, Entitlements: []account.Entitlement{}}
+	got, err = s.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Succeeded}, store.RevocationUpdate{Before: bare}, event("revocation.noted"))
+	must(t, err)
+	read, err = s.Revocation(ctx, r.ID)
+	must(t, err)
+	equal(t, "bare Before returned as it reads back", got, read)
+	got, err = s.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Succeeded}, store.RevocationUpdate{Before: beforeAccount()}, event("revocation.noted"))
+	must(t, err)
 	got, err = s.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Succeeded}, store.RevocationUpdate{
 		Result: ptr("noted")}, event("revocation.noted"))
 	must(t, err)

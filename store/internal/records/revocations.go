@@ -114,6 +114,47 @@ func RevocationAssignments(u store.RevocationUpdate, now time.Time) ([]Assignmen
 	return as, nil
 }
 
+// Updated is r as an update u at now leaves it, as the stores keep it:
+// what UpdateRevocation returns without reading the row again.
+func Updated(r store.Revocation, u store.RevocationUpdate, now time.Time) (store.Revocation, error) {
+	r.UpdatedAt = KeptTime(now, time.Time{})
+	if u.State != "" {
+		r.State = u.State
+	}
+	if u.DueAt != nil {
+		r.DueAt = KeptTime(*u.DueAt, time.Time{})
+	}
+	if u.Attempts != nil {
+		r.Attempts = *u.Attempts
+	}
+	if u.LastError != nil {
+		r.LastError = *u.LastError
+	}
+	if u.Result != nil {
+		r.Result = *u.Result
+	}
+	if u.CancelReason != nil {
+		r.CancelReason = *u.CancelReason
+	}
+	if u.FinishedAt != nil {
+		r.FinishedAt = KeptTime(*u.FinishedAt, time.Time{})
+	}
+	if u.Before != nil {
+		// As it reads back: through its stored JSON.
+		stored, err := AccountJSON(KeptAccount(u.Before))
+		if err != nil {
+			return r, fmt.Errorf("before: %w", err)
+		}
+		if err := DecodeBefore(&r, stored.(string)); err != nil {
+			return r, err
+		}
+	}
+	if u.Unqueue {
+		r.Queued = false
+	}
+	return r, nil
+}
+
 // RevocationEvent is ev naming r (the revocation, its run, rule, identity
 // and application) where it names none.
 func RevocationEvent(ev audit.Event, r store.Revocation) audit.Event {
