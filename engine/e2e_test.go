@@ -16,7 +16,6 @@ import (
 	"github.com/deprov/deprov/engine"
 	"github.com/deprov/deprov/internal/scimtarget"
 	"github.com/deprov/deprov/store"
-	"github.com/deprov/deprov/store/sqlite"
 )
 
 // clock is an injected clock that tests move by hand.
@@ -92,14 +91,7 @@ func setupWith(t *testing.T, o opts) *bundle {
 	if o.realClock {
 		now = nil
 	}
-	st, err := sqlite.Open(filepath.Join(b.dir, "deprov.db"), sqlite.Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(b.ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, b.dir, now)
 	b.st = st
 	e, err := engine.New(engine.Options{Store: st, Now: now, PollInterval: 20 * time.Millisecond})
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/deprov/deprov/engine"
 	"github.com/deprov/deprov/rule"
-	"github.com/deprov/deprov/store/sqlite"
 )
 
 // TestURLHook: the hook's answer decides; an error, a timeout or a
@@ -46,14 +45,7 @@ func TestURLHook(t *testing.T) {
 	}))
 	t.Cleanup(hook.Close)
 	dir := t.TempDir()
-	st, err := sqlite.Open(filepath.Join(dir, "deprov.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, dir, nil)
 	e, err := engine.New(engine.Options{Store: st})
 	if err != nil {
 		t.Fatal(err)

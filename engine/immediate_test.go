@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -17,7 +16,6 @@ import (
 	"github.com/deprov/deprov/identity/scimsource"
 	"github.com/deprov/deprov/internal/scimtarget"
 	"github.com/deprov/deprov/store"
-	"github.com/deprov/deprov/store/sqlite"
 )
 
 // pushEnv is an engine serving deprov's inbound SCIM endpoint, with a real
@@ -42,14 +40,7 @@ func newPushEnv(tb testing.TB, users []string, rules string, realClock bool) *pu
 	if realClock {
 		now = nil
 	}
-	st, err := sqlite.Open(filepath.Join(b.dir, "deprov.db"), sqlite.Options{Now: now})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
+	st := openStore(tb, b.dir, now)
 	e, err := engine.New(engine.Options{Store: st, Now: now, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		tb.Fatal(err)

@@ -3,7 +3,6 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/deprov/deprov/identity"
 	"github.com/deprov/deprov/internal/scimtarget"
 	"github.com/deprov/deprov/store"
-	"github.com/deprov/deprov/store/sqlite"
 )
 
 // flakyStore fails the next CreateRun calls it is told to, as a database
@@ -39,14 +37,7 @@ func TestTerminationStoredButNotActedOnIsNotLost(t *testing.T) {
 	target := scimtarget.Start(t)
 	bob := target.CreateUser(t, "bob", true)
 	clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "deprov.db"), sqlite.Options{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, t.TempDir(), clk.Now)
 	flaky := &flakyStore{Store: st}
 	e, err := engine.New(engine.Options{Store: flaky, Now: clk.Now, PollInterval: 20 * time.Millisecond})
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/deprov/deprov/config"
 	"github.com/deprov/deprov/engine"
 	"github.com/deprov/deprov/store"
-	"github.com/deprov/deprov/store/sqlite"
 )
 
 func applyYAML(t testing.TB, e *engine.Engine, y string) {
@@ -45,14 +44,7 @@ func sched(cron, active string) string {
 // same database).
 func TestScheduleChangesWithoutRestart(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "deprov.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, t.TempDir(), nil)
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	serving, err := engine.New(engine.Options{Store: st, Now: func() time.Time { return now }})
@@ -101,14 +93,7 @@ func TestScheduleChangesWithoutRestart(t *testing.T) {
 // the run.
 func TestScheduleFires(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "deprov.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, t.TempDir(), nil)
 	e, err := engine.New(engine.Options{Store: st, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -216,14 +201,7 @@ func TestScheduledRunOncePerFireTime(t *testing.T) {
 // a whole replacement, applies.
 func TestApplyFromStaleVersion(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "deprov.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, t.TempDir(), nil)
 	e, err := engine.New(engine.Options{Store: st})
 	if err != nil {
 		t.Fatal(err)
@@ -261,14 +239,7 @@ func TestSharedPushTokenRefused(t *testing.T) {
 	t.Setenv("DEPROV_TEST_TOKEN_A", "same-secret-value")
 	t.Setenv("DEPROV_TEST_TOKEN_B", "same-secret-value")
 	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "deprov.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, t.TempDir(), nil)
 	e, err := engine.New(engine.Options{Store: st})
 	if err != nil {
 		t.Fatal(err)
@@ -298,14 +269,7 @@ func TestSourceScheduleSyncs(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "hr.csv"), []byte("externalId,userName,status\n1,alice,ACTIVE\n2,bob,TERMINATED\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(filepath.Join(dir, "deprov.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, dir, nil)
 	e, err := engine.New(engine.Options{Store: st, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
