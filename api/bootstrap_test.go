@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/deprov/deprov/engine"
+	"github.com/deprov/deprov/internal/testdb"
 	"github.com/deprov/deprov/store"
 )
 
@@ -43,7 +44,7 @@ func me(t *testing.T, a *API, secret string) (int, Principal) {
 
 func TestFirstStartPrintsAnAdminTokenOnce(t *testing.T) {
 	t.Parallel()
-	st := openStore(t, t.TempDir(), nil)
+	st := testdb.SQLite(t, t.TempDir(), nil)
 	logs := &syncBuffer{}
 	a, err := start(t, st, logs, "")
 	if err != nil {
@@ -84,7 +85,7 @@ func TestFirstStartPrintsAnAdminTokenOnce(t *testing.T) {
 func TestBootstrapTokenFromEnvironment(t *testing.T) {
 	t.Parallel()
 	const secret = "dpv_from-the-environment-0123456789"
-	st := openStore(t, t.TempDir(), nil)
+	st := testdb.SQLite(t, t.TempDir(), nil)
 	logs := &syncBuffer{}
 	a, err := start(t, st, logs, secret)
 	if err != nil {
@@ -117,7 +118,7 @@ func TestBootstrapTokenFromEnvironment(t *testing.T) {
 		t.Errorf("%d tokens, want 1", len(ts))
 	}
 	// Too short a secret is refused outright.
-	if _, err := start(t, openStore(t, t.TempDir(), nil), &syncBuffer{}, "short"); err == nil {
+	if _, err := start(t, testdb.SQLite(t, t.TempDir(), nil), &syncBuffer{}, "short"); err == nil {
 		t.Error("a 5-character DEPROV_ADMIN_TOKEN was accepted")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/deprov/deprov/engine"
+	"github.com/deprov/deprov/internal/testdb"
 )
 
 // TestConcurrentEditsAcrossNodes: two nodes on one database take edits of
@@ -20,7 +21,7 @@ func TestConcurrentEditsAcrossNodes(t *testing.T) {
 	t.Parallel()
 	a := setup(t)
 	// A second node: its own store handle, engine and API on the same file.
-	st := openStore(t, a.dir, a.clock.Now)
+	st := testdb.SQLite(t, a.dir, a.clock.Now)
 	e, err := engine.New(engine.Options{Store: st, Now: a.clock.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

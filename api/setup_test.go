@@ -19,6 +19,7 @@ import (
 	"github.com/deprov/deprov/config"
 	"github.com/deprov/deprov/engine"
 	"github.com/deprov/deprov/internal/sandbox"
+	"github.com/deprov/deprov/internal/testdb"
 	"github.com/deprov/deprov/store"
 	"github.com/deprov/deprov/store/sqlite"
 
@@ -92,27 +93,13 @@ type bundle struct {
 	revIDs []int64
 }
 
-// openStore opens a migrated store in dir.
-func openStore(t *testing.T, dir string, now func() time.Time) *sqlite.Store {
-	t.Helper()
-	st, err := sqlite.Open(filepath.Join(dir, "deprov.db"), sqlite.Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
 // setup starts an API whose admin token is adminSecret, with an operator
 // and an auditor token; opts adjust its options.
 func setup(t *testing.T, opts ...func(*Options)) *bundle {
 	t.Helper()
 	b := &bundle{ctx: context.Background(), dir: t.TempDir(), logs: &syncBuffer{},
 		clock: &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}}
-	b.st = openStore(t, b.dir, b.clock.Now)
+	b.st = testdb.SQLite(t, b.dir, b.clock.Now)
 	e, err := engine.New(engine.Options{Store: b.st, Now: b.clock.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

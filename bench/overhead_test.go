@@ -3,6 +3,7 @@ package bench
 import (
 	"testing"
 
+	"github.com/deprov/deprov/internal/testdb"
 	"github.com/deprov/deprov/store"
 )
 
@@ -14,7 +15,7 @@ import (
 // holds 100,000 other accounts, as a real one does: per-revocation costs
 // that grow with the application's size show there.
 func BenchmarkOverhead(b *testing.B) {
-	newStore := func() store.Store { return sqliteStore(b) }
+	newStore := func() store.Store { return testdb.SQLite(b, b.TempDir(), nil) }
 	res := Overhead(b, newStore, 5000, 0, 2)
 	Report(b, "overhead", res.Rate(), "revocations/s") // the goal is for SQLite
 	Report(b, "overhead_sqlite", res.Rate(), "revocations/s")

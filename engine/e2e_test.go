@@ -15,6 +15,7 @@ import (
 	_ "github.com/deprov/deprov/connector/scim"
 	"github.com/deprov/deprov/engine"
 	"github.com/deprov/deprov/internal/scimtarget"
+	"github.com/deprov/deprov/internal/testdb"
 	"github.com/deprov/deprov/store"
 )
 
@@ -91,7 +92,7 @@ func setupWith(t *testing.T, o opts) *bundle {
 	if o.realClock {
 		now = nil
 	}
-	st := openStore(t, b.dir, now)
+	st := testdb.SQLite(t, b.dir, now)
 	b.st = st
 	e, err := engine.New(engine.Options{Store: st, Now: now, PollInterval: 20 * time.Millisecond})
 	if err != nil {

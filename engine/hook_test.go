@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/deprov/deprov/engine"
+	"github.com/deprov/deprov/internal/testdb"
 	"github.com/deprov/deprov/rule"
 )
 
@@ -45,7 +46,7 @@ func TestURLHook(t *testing.T) {
 	}))
 	t.Cleanup(hook.Close)
 	dir := t.TempDir()
-	st := openStore(t, dir, nil)
+	st := testdb.SQLite(t, dir, nil)
 	e, err := engine.New(engine.Options{Store: st})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/deprov/deprov/identity"
 	"github.com/deprov/deprov/identity/scimsource"
 	"github.com/deprov/deprov/internal/scimtarget"
+	"github.com/deprov/deprov/internal/testdb"
 	"github.com/deprov/deprov/store"
 )
 
@@ -40,7 +41,7 @@ func newPushEnv(tb testing.TB, users []string, rules string, realClock bool) *pu
 	if realClock {
 		now = nil
 	}
-	st := openStore(tb, b.dir, now)
+	st := testdb.SQLite(tb, b.dir, now)
 	e, err := engine.New(engine.Options{Store: st, Now: now, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		tb.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/deprov/deprov/engine"
 	"github.com/deprov/deprov/identity"
 	"github.com/deprov/deprov/internal/scimtarget"
+	"github.com/deprov/deprov/internal/testdb"
 	"github.com/deprov/deprov/store"
 )
 
@@ -37,7 +38,7 @@ func TestTerminationStoredButNotActedOnIsNotLost(t *testing.T) {
 	target := scimtarget.Start(t)
 	bob := target.CreateUser(t, "bob", true)
 	clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
-	st := openStore(t, t.TempDir(), clk.Now)
+	st := testdb.SQLite(t, t.TempDir(), clk.Now)
 	flaky := &flakyStore{Store: st}
 	e, err := engine.New(engine.Options{Store: flaky, Now: clk.Now, PollInterval: 20 * time.Millisecond})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/deprov/deprov/config"
 	"github.com/deprov/deprov/engine"
+	"github.com/deprov/deprov/internal/testdb"
 	"github.com/deprov/deprov/store"
 )
 
@@ -44,7 +45,7 @@ func sched(cron, active string) string {
 // same database).
 func TestScheduleChangesWithoutRestart(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t, t.TempDir(), nil)
+	st := testdb.SQLite(t, t.TempDir(), nil)
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	serving, err := engine.New(engine.Options{Store: st, Now: func() time.Time { return now }})
@@ -93,7 +94,7 @@ func TestScheduleChangesWithoutRestart(t *testing.T) {
 // the run.
 func TestScheduleFires(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t, t.TempDir(), nil)
+	st := testdb.SQLite(t, t.TempDir(), nil)
 	e, err := engine.New(engine.Options{Store: st, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +202,7 @@ func TestScheduledRunOncePerFireTime(t *testing.T) {
 // a whole replacement, applies.
 func TestApplyFromStaleVersion(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t, t.TempDir(), nil)
+	st := testdb.SQLite(t, t.TempDir(), nil)
 	e, err := engine.New(engine.Options{Store: st})
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +240,7 @@ func TestSharedPushTokenRefused(t *testing.T) {
 	t.Setenv("DEPROV_TEST_TOKEN_A", "same-secret-value")
 	t.Setenv("DEPROV_TEST_TOKEN_B", "same-secret-value")
 	ctx := context.Background()
-	st := openStore(t, t.TempDir(), nil)
+	st := testdb.SQLite(t, t.TempDir(), nil)
 	e, err := engine.New(engine.Options{Store: st})
 	if err != nil {
 		t.Fatal(err)
@@ -269,7 +270,7 @@ func TestSourceScheduleSyncs(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "hr.csv"), []byte("externalId,userName,status\n1,alice,ACTIVE\n2,bob,TERMINATED\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	st := openStore(t, dir, nil)
+	st := testdb.SQLite(t, dir, nil)
 	e, err := engine.New(engine.Options{Store: st, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

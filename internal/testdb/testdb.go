@@ -1,4 +1,5 @@
-package engine_test
+// Package testdb opens the stores that tests run on.
+package testdb
 
 import (
 	"context"
@@ -9,9 +10,9 @@ import (
 	"github.com/deprov/deprov/store/sqlite"
 )
 
-// openStore opens and migrates a SQLite store in dir, closed when the test
-// ends; now is its clock (nil: the real one).
-func openStore(tb testing.TB, dir string, now func() time.Time) *sqlite.Store {
+// SQLite opens and migrates a SQLite store in dir (deprov.db), closed when
+// the test ends; now is its clock (nil: the real one).
+func SQLite(tb testing.TB, dir string, now func() time.Time) *sqlite.Store {
 	tb.Helper()
 	st, err := sqlite.Open(filepath.Join(dir, "deprov.db"), sqlite.Options{Now: now})
 	if err != nil {
