@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/config"
 	"github.com/deprov/deprov/identity"
 	"github.com/deprov/deprov/store"
@@ -15,7 +16,10 @@ import (
 // identity are cancelled, and every immediate rule is evaluated for it.
 func (e *Engine) PutIdentity(ctx context.Context, sourceID string, id identity.Identity, actor string) (identity.Identity, error) {
 	id.SourceID = sourceID
-	if _, err := e.SyncIdentities(ctx, sourceID, []identity.Identity{id}, actor, "identity.pushed", fmt.Sprintf("%s pushed %s", sourceID, id.UserName)); err != nil {
+	_, err := e.syncWith(ctx, sourceID, 1, actor, "identity.pushed", fmt.Sprintf("%s pushed %s", sourceID, id.UserName), func(ev audit.Event) (store.SyncResult, error) {
+		return e.st.PushIdentity(ctx, sourceID, id, ev)
+	})
+	if err != nil {
 		return id, err
 	}
 	return e.st.Identity(ctx, id.ID())

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deprov/deprov/account"
+	"github.com/deprov/deprov/audit"
 	"github.com/deprov/deprov/config"
 	"github.com/deprov/deprov/connector"
 	"github.com/deprov/deprov/identity"
@@ -126,9 +127,17 @@ func (e *Engine) importCSV(ctx context.Context, src config.Source, r io.Reader, 
 // node finds the marks and does it again (settlePending): a pushed
 // termination is never lost between storing it and acting on it.
 func (e *Engine) SyncIdentities(ctx context.Context, sourceID string, ids []identity.Identity, actor, action, what string) (store.SyncResult, error) {
+	return e.syncWith(ctx, sourceID, len(ids), actor, action, what, func(ev audit.Event) (store.SyncResult, error) {
+		return e.st.SyncIdentities(ctx, sourceID, ids, ev)
+	})
+}
+
+// syncWith stores identities with put (given the event to record) and
+// carries out what the change sets off, as SyncIdentities describes.
+func (e *Engine) syncWith(ctx context.Context, sourceID string, rows int, actor, action, what string, put func(audit.Event) (store.SyncResult, error)) (store.SyncResult, error) {
 	ev := e.event(actor, action, "identities synced: "+what)
-	ev.Detail = map[string]any{"source": sourceID, "rows": len(ids)}
-	res, err := e.st.SyncIdentities(ctx, sourceID, ids, ev)
+	ev.Detail = map[string]any{"source": sourceID, "rows": rows}
+	res, err := put(ev)
 	if err != nil {
 		return res, fmt.Errorf("sync %s: %w", sourceID, err)
 	}

@@ -36,6 +36,16 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
+// UserNameTakenError is PushIdentity's answer when another identity of the
+// source holds the userName.
+type UserNameTakenError struct {
+	Holder identity.Identity
+}
+
+func (e *UserNameTakenError) Error() string {
+	return fmt.Sprintf("userName %q is taken by identity %s", e.Holder.UserName, e.Holder.ID())
+}
+
 // AnyVersion is the ApplyConfig base that applies whatever the stored
 // configuration version is.
 const AnyVersion int64 = -1
@@ -79,6 +89,13 @@ type Store interface {
 	// Every created or updated identity is marked pending, in the same
 	// transaction, at the result's MarkedAt.
 	SyncIdentities(ctx context.Context, sourceID string, ids []identity.Identity, ev audit.Event) (SyncResult, error)
+	// PushIdentity is SyncIdentities of one identity pushed by a source
+	// whose userNames are unique (case-insensitively, deleted identities
+	// included): when another identity of the source holds the userName,
+	// nothing changes and the error is a *UserNameTakenError. The check and
+	// the write are one transaction, so that nodes taking pushes at once
+	// cannot both give one userName away.
+	PushIdentity(ctx context.Context, sourceID string, id identity.Identity, ev audit.Event) (SyncResult, error)
 	// PendingIdentities returns up to limit identities marked pending at or
 	// before `before`, oldest mark first.
 	PendingIdentities(ctx context.Context, before time.Time, limit int) ([]PendingIdentity, error)

@@ -125,12 +125,28 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, v *view) *Error
 		_, hidden := v.toResource(old)
 		idn.Attributes = withHidden(idn.Attributes, hidden)
 	}
-	stored, perr := h.sink.PutIdentity(ctx, v.source.ID, idn, actor(v))
+	stored, perr := h.put(ctx, v, idn)
 	if perr != nil {
-		return h.sinkError("put identity", perr)
+		return perr
 	}
 	h.respond(w, r, v, http.StatusCreated, stored)
 	return nil
+}
+
+// put stores an identity through the sink. The handler checks userNames
+// first for a clear answer; the store checks again in its transaction,
+// which is what holds when another node takes a push for the same
+// userName at the same moment.
+func (h *handler) put(ctx context.Context, v *view, idn identity.Identity) (identity.Identity, *Error) {
+	stored, err := h.sink.PutIdentity(ctx, v.source.ID, idn, actor(v))
+	var taken *store.UserNameTakenError
+	if errors.As(err, &taken) {
+		return identity.Identity{}, userNameTaken(v, idn.UserName, taken.Holder)
+	}
+	if err != nil {
+		return identity.Identity{}, h.sinkError("put identity", err)
+	}
+	return stored, nil
 }
 
 func (h *handler) replace(w http.ResponseWriter, r *http.Request, v *view, id string) *Error {
@@ -212,9 +228,9 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, v *view, old, id
 		h.respond(w, r, v, http.StatusOK, old)
 		return nil
 	}
-	stored, err := h.sink.PutIdentity(ctx, v.source.ID, idn, actor(v))
+	stored, err := h.put(ctx, v, idn)
 	if err != nil {
-		return h.sinkError("put identity", err)
+		return err
 	}
 	h.respond(w, r, v, http.StatusOK, stored)
 	return nil

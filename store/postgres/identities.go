@@ -21,11 +21,36 @@ const syncBatch = 1000
 // they are. Syncs of one source take turns (an advisory lock per source),
 // so that two nodes syncing it at once count and write consistently.
 func (s *Store) SyncIdentities(ctx context.Context, sourceID string, ids []identity.Identity, ev audit.Event) (store.SyncResult, error) {
+	return s.syncIdentities(ctx, sourceID, ids, ev, false)
+}
+
+// PushIdentity upserts one identity whose userName must be the source's
+// only one.
+func (s *Store) PushIdentity(ctx context.Context, sourceID string, id identity.Identity, ev audit.Event) (store.SyncResult, error) {
+	return s.syncIdentities(ctx, sourceID, []identity.Identity{id}, ev, true)
+}
+
+func (s *Store) syncIdentities(ctx context.Context, sourceID string, ids []identity.Identity, ev audit.Event, uniqueName bool) (store.SyncResult, error) {
 	var res store.SyncResult
 	err := s.write(ctx, "sync identities of "+sourceID, func(tx pgx.Tx) error {
 		res = store.SyncResult{}
+		// Writers of one source take turns, on every node: a userName
+		// checked free below stays free until this commits.
 		if err := lockKey(ctx, tx, "identities:"+sourceID); err != nil {
 			return err
+		}
+		if uniqueName {
+			for _, id := range ids {
+				holder, err := scanIdentity(tx.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities
+					WHERE source_id = $1 AND user_name_fold = $2 AND key <> $3 LIMIT 1`,
+					sourceID, records.Fold(id.UserName), identity.Key(sourceID, id.ExternalID)))
+				if err == nil {
+					return &store.UserNameTakenError{Holder: holder}
+				}
+				if !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+			}
 		}
 		now := s.clock()
 		// cur is what is stored as this call goes, so that an identity

@@ -16,10 +16,35 @@ import (
 
 // SyncIdentities upserts a source's identities; those not in ids stay as they are.
 func (s *Store) SyncIdentities(ctx context.Context, sourceID string, ids []identity.Identity, ev audit.Event) (store.SyncResult, error) {
+	return s.syncIdentities(ctx, sourceID, ids, ev, false)
+}
+
+// PushIdentity upserts one identity whose userName must be the source's
+// only one.
+func (s *Store) PushIdentity(ctx context.Context, sourceID string, id identity.Identity, ev audit.Event) (store.SyncResult, error) {
+	return s.syncIdentities(ctx, sourceID, []identity.Identity{id}, ev, true)
+}
+
+func (s *Store) syncIdentities(ctx context.Context, sourceID string, ids []identity.Identity, ev audit.Event, uniqueName bool) (store.SyncResult, error) {
 	var res store.SyncResult
 	what := "sync identities of " + sourceID
 	err := s.write(ctx, what, func(tx *sql.Tx) error {
 		res = store.SyncResult{}
+		if uniqueName {
+			// SQLite has one writer at a time: what this reads stays true
+			// until the transaction commits.
+			for _, id := range ids {
+				holder, err := scanIdentity(tx.QueryRowContext(ctx, `SELECT `+identityColumns+` FROM identities
+					WHERE source_id = ? AND user_name_fold = ? AND key <> ? LIMIT 1`,
+					sourceID, records.Fold(id.UserName), identity.Key(sourceID, id.ExternalID)))
+				if err == nil {
+					return &store.UserNameTakenError{Holder: holder}
+				}
+				if !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+			}
+		}
 		marked := s.clock()
 		now := timeArg(marked)
 		get, err := tx.PrepareContext(ctx, `SELECT hash, status, end_date FROM identities WHERE key = ?`)

@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +26,8 @@ var identityTests = []test{
 	{"ListOffset", testListIdentitiesOffset},
 	{"ListHideStatus", testListIdentitiesHideStatus},
 	{"PendingMarks", testPendingMarks},
+	{"PushUniqueUserName", testPushUniqueUserName},
+	{"PushUniqueUserNameConcurrent", testPushUniqueUserNameConcurrent},
 }
 
 func endDate(t *testing.T, s string) identity.EndDate {
@@ -474,4 +478,67 @@ func testPendingMarks(t *testing.T, s store.Store) {
 	left, err = s.PendingIdentities(ctx, again.MarkedAt, 10)
 	must(t, err)
 	equal(t, "after a second sync", keys(left), []string{"hr/2", "idp/9"})
+}
+
+// testPushUniqueUserName: a pushed identity may not take a userName another
+// identity of the source holds (case-insensitively, deleted ones too);
+// a refused push changes nothing.
+func testPushUniqueUserName(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	jdoe := person("idp", "E1", "ACTIVE")
+	jdoe.UserName = "jdoe"
+	_, err := s.PushIdentity(ctx, "idp", jdoe, event("identity.pushed"))
+	must(t, err)
+	// The same identity again, its userName unchanged: fine.
+	jdoe.Department = "Finance"
+	_, err = s.PushIdentity(ctx, "idp", jdoe, event("identity.pushed"))
+	must(t, err)
+	// Another source may use the name.
+	other := person("hr", "E2", "ACTIVE")
+	other.UserName = "JDoe"
+	_, err = s.PushIdentity(ctx, "hr", other, event("identity.pushed"))
+	must(t, err)
+
+	events := auditLen(t, s)
+	rival := person("idp", "E2", "ACTIVE")
+	rival.UserName = "JDOE"
+	_, err = s.PushIdentity(ctx, "idp", rival, event("identity.pushed"))
+	var taken *store.UserNameTakenError
+	if !errors.As(err, &taken) || taken.Holder.ID() != "idp/E1" {
+		t.Fatalf("push of a taken userName: %v, want a UserNameTakenError naming idp/E1", err)
+	}
+	_, err = s.Identity(ctx, "idp/E2")
+	wantErr(t, err, store.ErrNotFound, "the refused identity")
+	equal(t, "events after a refused push", auditLen(t, s), events)
+}
+
+// testPushUniqueUserNameConcurrent: pushes of one new userName for several
+// identities at once store exactly one of them.
+func testPushUniqueUserNameConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			id := person("idp", fmt.Sprintf("E%d", i), "ACTIVE")
+			id.UserName = "newhire"
+			_, errs[i] = s.PushIdentity(ctx, "idp", id, event("identity.pushed"))
+		})
+	}
+	wg.Wait()
+	stored := 0
+	for i, err := range errs {
+		var taken *store.UserNameTakenError
+		switch {
+		case err == nil:
+			stored++
+		case !errors.As(err, &taken):
+			t.Fatalf("push %d: %v, want success or UserNameTakenError", i, err)
+		}
+	}
+	equal(t, "pushes stored", stored, 1)
+	n2, err := s.CountIdentities(ctx, store.IdentityQuery{SourceID: "idp"})
+	must(t, err)
+	equal(t, "identities", n2, 1)
 }
