@@ -2,11 +2,15 @@ package engine_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/deprov/deprov/connector/manual"
+	_ "github.com/deprov/deprov/connector/webhook"
 	"github.com/deprov/deprov/internal/scimtarget"
 	"github.com/deprov/deprov/rule"
 	"github.com/deprov/deprov/store"
@@ -322,5 +326,68 @@ applications:
 	}
 	if !b.active(t, "bob") {
 		t.Error("bob disabled although every attempt failed")
+	}
+}
+
+// TestAllocationSizeBoundsConcurrency: a rule's process allocation size is
+// how many of its revocations run at once. The application (a webhook
+// receiver) answers a wave of requests only once that many wait, so a node
+// running fewer at once sees its attempts time out (and fails the test); a
+// request beyond the size, arriving while a wave waits, is counted.
+func TestAllocationSizeBoundsConcurrency(t *testing.T) {
+	t.Parallel()
+	const alloc, leavers = 3, 9
+	var mu sync.Mutex
+	inFlight, most, served := 0, 0, 0
+	wave := make(chan struct{})
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		release := wave
+		if inFlight == alloc || served+inFlight == leavers {
+			close(wave) // this wave is complete: let it through
+			wave = make(chan struct{})
+		}
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		mu.Lock()
+		inFlight--
+		served++
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(receiver.Close)
+	var csv strings.Builder
+	for i := range leavers {
+		fmt.Fprintf(&csv, "%d,u%d,TERMINATED,,eng\n", i, i)
+	}
+	b := setupWith(t, opts{csv: csv.String(), realClock: true, config: `rules:
+  - id: leavers
+    trigger: {statuses: [TERMINATED]}
+    processAllocationSize: 3
+applications:
+  - id: payroll
+    connector: {type: webhook, url: "` + receiver.URL + `/deprov", secret: s3cret, timeoutSeconds: 5}
+    maxAttempts: 1
+`})
+	b.prepare(t, "payroll")
+	b.start(t)
+	run := b.run(t, "leavers")
+	b.wait(t, run.ID)
+	revs, err := b.st.ListRevocations(b.ctx, store.RevocationQuery{RunID: run.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range revs {
+		if r.State != store.Succeeded {
+			t.Fatalf("revocation of %s %s (%s): the webhook waited for %d requests at once that never came", r.UserName, r.State, r.LastError, alloc)
+		}
+	}
+	if len(revs) != leavers || most != alloc {
+		t.Fatalf("%d revocations, at most %d requests at once; want %d and %d", len(revs), most, leavers, alloc)
 	}
 }
