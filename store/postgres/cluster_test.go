@@ -260,3 +260,40 @@ func TestConcurrentSyncOfOneSource(t *testing.T) {
 		t.Fatalf("count %d, %v", n, err)
 	}
 }
+
+// TestAuditTamperingShows: an audit row changed directly in PostgreSQL no
+// longer verifies, and verification names that event; the events before it
+// still verify.
+func TestAuditTamperingShows(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := migrated(t, nil)
+	for i := range 5 {
+		if err := s.AppendAudit(ctx, audit.Event{Actor: "cli:alice", Action: "test.append", Message: fmt.Sprint("event ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := verify(t, s); n != 5 {
+		t.Fatalf("%d events verify, want 5", n)
+	}
+	if _, err := s.Pool().Exec(ctx, `UPDATE audit SET message = 'nothing happened here' WHERE seq = 3`); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.ListAudit(ctx, store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v audit.Verifier
+	var broken *audit.BrokenError
+	for _, e := range evs {
+		if err := v.Add(e); err != nil {
+			if !errors.As(err, &broken) {
+				t.Fatalf("verify: %v, want a BrokenError", err)
+			}
+			break
+		}
+	}
+	if broken == nil || broken.Seq != 3 || v.Count != 2 {
+		t.Fatalf("after tampering: broken %v after %d verified events, want event 3 after 2", broken, v.Count)
+	}
+}
