@@ -126,22 +126,8 @@ type chainHead struct {
 }
 
 func (e *Engine) chainHead(ctx context.Context) (chainHead, error) {
-	var h chainHead
-	after := int64(0)
-	for {
-		page, err := e.st.ListAudit(ctx, store.AuditQuery{AfterSeq: after, Limit: auditPage})
-		if err != nil {
-			return h, err
-		}
-		if len(page) > 0 {
-			last := page[len(page)-1]
-			h = chainHead{Seq: last.Seq, Hash: last.Hash}
-			after = last.Seq
-		}
-		if len(page) < auditPage {
-			return h, nil
-		}
-	}
+	seq, hash, err := e.st.AuditHead(ctx)
+	return chainHead{Seq: seq, Hash: hash}, err
 }
 
 func idOrEmpty(id int64) string {

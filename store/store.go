@@ -200,6 +200,9 @@ type Store interface {
 	AppendAudit(ctx context.Context, evs ...audit.Event) error
 	// ListAudit returns events in chain order.
 	ListAudit(ctx context.Context, q AuditQuery) ([]audit.Event, error)
+	// AuditHead returns the position and hash of the chain's last event
+	// (zero when the chain is empty).
+	AuditHead(ctx context.Context) (seq int64, hash string, err error)
 }
 
 // JobClient is the part of a River client deprov uses; river.Client is

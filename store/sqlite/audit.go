@@ -113,3 +113,17 @@ func scanEvent(sc records.Scanner) (audit.Event, error) {
 	}
 	return e, records.DecodeDetail(&e, detail.String)
 }
+
+// AuditHead returns the position and hash of the chain's last event.
+func (s *Store) AuditHead(ctx context.Context) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := s.db.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("read chain head: %w", err)
+	}
+	return seq, hash, nil
+}

@@ -41,6 +41,9 @@ func verifyChain(t *testing.T, evs []audit.Event) {
 
 func testAuditChain(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	seq, hash, err := s.AuditHead(ctx)
+	must(t, err)
+	equal(t, "head of an empty chain", [2]any{seq, hash}, [2]any{int64(0), ""})
 	must(t, s.ApplyConfig(ctx, fullConfig(), store.AnyVersion, event("config.applied")))
 	syncIDs(t, s, "hr", person("hr", "a", "Terminated"))
 	replace(t, s, "crm", acct("crm", "c-1", "hr/a"))
@@ -48,7 +51,7 @@ func testAuditChain(t *testing.T, s store.Store) {
 		Revocations: []store.Revocation{rev("terminated", "hr/a", "crm", "c-1", account.Disable)},
 		Events:      []audit.Event{event("run.completed"), event("revocation.scheduled")}}
 	must(t, s.CreateRun(ctx, p))
-	_, err := s.UpdateRevocation(ctx, p.Revocations[0].ID, scheduled, store.RevocationUpdate{State: store.Running}, event("revocation.started"))
+	_, err = s.UpdateRevocation(ctx, p.Revocations[0].ID, scheduled, store.RevocationUpdate{State: store.Running}, event("revocation.started"))
 	must(t, err)
 	_, err = s.UpdateRunState(ctx, p.Run.ID, []store.RunState{store.RunCompleted}, store.RunCompleted, event("run.noted"))
 	must(t, err)
@@ -64,6 +67,10 @@ func testAuditChain(t *testing.T, s store.Store) {
 	equal(t, "actions in commit order", actions, []string{"config.applied", "source.synced", "application.aggregated",
 		"run.completed", "revocation.scheduled", "revocation.started", "run.noted", "a.1", "a.2", "a.3"})
 	verifyChain(t, evs)
+	seq, hash, err = s.AuditHead(ctx)
+	must(t, err)
+	last := evs[len(evs)-1]
+	equal(t, "head", [2]any{seq, hash}, [2]any{last.Seq, last.Hash})
 }
 
 func testAuditRoundTrip(t *testing.T, s store.Store) {
