@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/deprov/deprov/audit"
@@ -61,7 +63,10 @@ func (e *Engine) VerifyAudit(ctx context.Context) (VerifyResult, error) {
 // ExportAudit writes the events q selects as evidence, in chain order, as
 // csv or json, with the head of the whole chain (its last event's hash),
 // which anchors the export: any later change to the log shows up as a
-// different chain for the same events.
+// different chain for the same events. An export for one identity also
+// holds the events of the runs that planned its revocations (the run, its
+// approval or rejection, its undo), which name no identity themselves:
+// they say by which rule, with what exclusions, and who approved.
 func (e *Engine) ExportAudit(ctx context.Context, q store.AuditQuery, format string, w io.Writer) error {
 	if format != "csv" && format != "json" {
 		return invalidf("--format must be csv or json, got %q", format)
@@ -77,38 +82,34 @@ func (e *Engine) ExportAudit(ctx context.Context, q store.AuditQuery, format str
 	} else {
 		fmt.Fprintf(w, "{\n  \"chainHead\": %s,\n  \"events\": [", mustJSON(head))
 	}
-	limit, n := q.Limit, 0
-	q.AfterSeq, q.Limit = 0, auditPage
-	first := true
-	for {
-		page, err := e.st.ListAudit(ctx, q)
+	n := 0
+	write := func(ev audit.Event) {
+		n++
+		if cw != nil {
+			detail := ""
+			if len(ev.Detail) > 0 {
+				detail = mustJSON(ev.Detail)
+			}
+			cw.Write([]string{strconv.FormatInt(ev.Seq, 10), ev.Time.Format(audit.TimeFormat), ev.Actor, ev.Action, ev.RuleID,
+				idOrEmpty(ev.RunID), idOrEmpty(ev.RevocationID), ev.IdentityID, ev.ApplicationID, ev.Message, detail, ev.PrevHash, ev.Hash})
+			return
+		}
+		sep := ","
+		if n == 1 {
+			sep = ""
+		}
+		fmt.Fprintf(w, "%s\n    %s", sep, mustJSON(ev))
+	}
+	if q.IdentityID != "" {
+		evs, err := e.identityEvidence(ctx, q)
 		if err != nil {
 			return err
 		}
-		for _, ev := range page {
-			if limit > 0 && n == limit {
-				break
-			}
-			n++
-			if cw != nil {
-				detail := ""
-				if len(ev.Detail) > 0 {
-					detail = mustJSON(ev.Detail)
-				}
-				cw.Write([]string{strconv.FormatInt(ev.Seq, 10), ev.Time.Format(audit.TimeFormat), ev.Actor, ev.Action, ev.RuleID,
-					idOrEmpty(ev.RunID), idOrEmpty(ev.RevocationID), ev.IdentityID, ev.ApplicationID, ev.Message, detail, ev.PrevHash, ev.Hash})
-				continue
-			}
-			sep := ","
-			if first {
-				sep, first = "", false
-			}
-			fmt.Fprintf(w, "%s\n    %s", sep, mustJSON(ev))
+		for _, ev := range evs {
+			write(ev)
 		}
-		if len(page) < auditPage || (limit > 0 && n == limit) {
-			break
-		}
-		q.AfterSeq = page[len(page)-1].Seq
+	} else if err := e.eachAudit(ctx, q, func(ev audit.Event) { write(ev) }); err != nil {
+		return err
 	}
 	if cw != nil {
 		cw.Write([]string{"#chain-head", strconv.FormatInt(head.Seq, 10), "", "", "", "", "", "", "", "last event of the whole chain", "", "", head.Hash})
@@ -117,6 +118,66 @@ func (e *Engine) ExportAudit(ctx context.Context, q store.AuditQuery, format str
 	}
 	_, err = fmt.Fprintf(w, "\n  ],\n  \"count\": %d\n}\n", n)
 	return err
+}
+
+// eachAudit calls f for each event q selects (at most q.Limit, when set),
+// in chain order, reading them a page at a time.
+func (e *Engine) eachAudit(ctx context.Context, q store.AuditQuery, f func(audit.Event)) error {
+	limit, n := q.Limit, 0
+	q.AfterSeq, q.Limit = 0, auditPage
+	for {
+		page, err := e.st.ListAudit(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, ev := range page {
+			if limit > 0 && n == limit {
+				return nil
+			}
+			n++
+			f(ev)
+		}
+		if len(page) < auditPage {
+			return nil
+		}
+		q.AfterSeq = page[len(page)-1].Seq
+	}
+}
+
+// identityEvidence is the events about one identity, with the run-level
+// events of the runs that planned its revocations, in chain order.
+func (e *Engine) identityEvidence(ctx context.Context, q store.AuditQuery) ([]audit.Event, error) {
+	var out []audit.Event
+	limit := q.Limit
+	q.Limit = 0
+	if err := e.eachAudit(ctx, q, func(ev audit.Event) { out = append(out, ev) }); err != nil {
+		return nil, err
+	}
+	revs, err := e.st.ListRevocations(ctx, store.RevocationQuery{IdentityID: q.IdentityID})
+	if err != nil {
+		return nil, err
+	}
+	runs := map[int64]bool{}
+	for _, r := range revs {
+		runs[r.RunID] = true
+	}
+	for run := range runs {
+		rq := q
+		rq.IdentityID, rq.RunID = "", run
+		err := e.eachAudit(ctx, rq, func(ev audit.Event) {
+			if ev.RevocationID == 0 && ev.IdentityID == "" {
+				out = append(out, ev)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(out, func(a, b audit.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }
 
 // chainHead is the last event of the whole chain.

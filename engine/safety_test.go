@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -545,5 +546,41 @@ func TestUndoLeavesAnAccountDisabledByHand(t *testing.T) {
 	b.wait(t, res.Run.ID)
 	if b.active(t, "bob") {
 		t.Error("the undo enabled an account that was disabled before deprov touched it")
+	}
+}
+
+// TestIdentityEvidence: an export for one identity holds its own events and
+// those of the run that planned its revocations (rule, exclusions,
+// approval), and nobody else's.
+func TestIdentityEvidence(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "2,bob,TERMINATED,,eng\n3,carol,TERMINATED,,eng\n", leavers("0"))
+	b.prepare(t)
+	b.start(t)
+	run := b.run(t, "leavers")
+	b.wait(t, run.ID)
+	var out strings.Builder
+	if err := b.e.ExportAudit(b.ctx, store.AuditQuery{IdentityID: "hr/2"}, "json", &out); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Events []audit.Event `json:"events"`
+		Count  int           `json:"count"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &doc); err != nil {
+		t.Fatalf("export is not JSON: %v\n%s", err, out.String())
+	}
+	actions := map[string]int{}
+	for i, ev := range doc.Events {
+		if i > 0 && ev.Seq <= doc.Events[i-1].Seq {
+			t.Fatalf("events out of chain order at %d", ev.Seq)
+		}
+		if ev.IdentityID != "" && ev.IdentityID != "hr/2" {
+			t.Fatalf("bob's evidence holds an event of %s: %+v", ev.IdentityID, ev)
+		}
+		actions[ev.Action]++
+	}
+	if actions["run.completed"] != 1 || actions["revocation.scheduled"] != 1 || actions["revocation.succeeded"] != 1 || doc.Count != len(doc.Events) {
+		t.Fatalf("bob's evidence: %v (count %d), want his run and his revocation's events", actions, doc.Count)
 	}
 }
