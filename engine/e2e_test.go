@@ -64,6 +64,8 @@ type opts struct {
 	config string
 	// realClock leaves the engine on the real clock (River timing tests).
 	realClock bool
+	// attemptTimeout is the engine's (zero: its default).
+	attemptTimeout time.Duration
 }
 
 func setup(t *testing.T, csv string, ruleYAML string) *bundle {
@@ -94,7 +96,7 @@ func setupWith(t *testing.T, o opts) *bundle {
 	}
 	st := testdb.SQLite(t, b.dir, now)
 	b.st = st
-	e, err := engine.New(engine.Options{Store: st, Now: now, PollInterval: 20 * time.Millisecond})
+	e, err := engine.New(engine.Options{Store: st, Now: now, PollInterval: 20 * time.Millisecond, AttemptTimeout: o.attemptTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -391,3 +391,39 @@ applications:
 		t.Fatalf("%d revocations, at most %d requests at once; want %d and %d", len(revs), most, leavers, alloc)
 	}
 }
+
+// TestAttemptTimeoutIsRecorded: an attempt that outlives the attempt
+// timeout (the target never answers) is recorded as a failed attempt at
+// once, with its error, not left running until River tries its job again.
+func TestAttemptTimeoutIsRecorded(t *testing.T) {
+	t.Parallel()
+	done := make(chan struct{})
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // never answers while the test runs
+		case <-r.Context().Done():
+		case <-done:
+		}
+	}))
+	t.Cleanup(func() {
+		close(done)
+		receiver.Close()
+	})
+	b := setupWith(t, opts{csv: "2,bob,TERMINATED,,eng\n", realClock: true, attemptTimeout: time.Second, config: `rules:
+  - {id: leavers, trigger: {statuses: [TERMINATED]}}
+applications:
+  - id: payroll
+    connector: {type: webhook, url: "` + receiver.URL + `/deprov", secret: s3cret, timeoutSeconds: 60}
+    maxAttempts: 1
+`})
+	b.prepare(t, "payroll")
+	b.start(t)
+	run := b.run(t, "leavers")
+	b.wait(t, run.ID)
+	r := onlyRevocation(t, b, run.ID)
+	if r.State != store.Failed || r.Attempts != 1 || r.LastError == "" {
+		t.Fatalf("revocation %s after %d attempts (%q), want failed after its one attempt, with the error", r.State, r.Attempts, r.LastError)
+	}
+	if n := actions(t, b.st); n["revocation.running"] != 1 || n["revocation.failed"] != 1 {
+		t.Fatalf("audit %v, want one attempt and its failure", n)
+	}
+}

@@ -256,15 +256,25 @@ func (e *Engine) execute(ctx context.Context, id int64, jobAttempt int) error {
 		res, err = connector.Perform(cctx, conn, r.Action, acct)
 	}
 	e.observe(r.ApplicationID, string(r.Action), start, err)
+	// The attempt's deadline bounds the call to the target, not recording
+	// its outcome: an attempt that timed out, or whose answer came late,
+	// is recorded all the same, rather than left running until River tries
+	// its job again (a node stopping waits for that too).
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	var wi *connector.WorkItemError
 	switch {
 	case errors.As(err, &wi):
-		return e.wait(ctx, r, wi)
+		return e.wait(rctx, r, wi)
 	case err != nil:
-		return e.attemptFailed(ctx, r, app, res, err)
+		return e.attemptFailed(rctx, r, app, res, err)
 	}
-	return e.succeed(ctx, r, res, e.workerActor, "")
+	return e.succeed(rctx, r, res, e.workerActor, "")
 }
+
+// recordTimeout bounds recording the outcome of an attempt: within the
+// slack River gives a job past its attempt before it may be rescued.
+const recordTimeout = jobTimeoutSlack
 
 // restore undoes a revocation: it re-enables the account if it was active
 // before, and adds back the memberships it had.

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deprov/deprov/internal/testdb"
+	"github.com/deprov/deprov/store"
 )
 
 // cli runs deprov in-process against a database in dir.
@@ -89,6 +93,17 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	_, before, _ := cli(t, dir, "export")
 	_, auditBefore, _ := cli(t, dir, "audit", "list", "-o", "json")
+	identities := func() string {
+		t.Helper()
+		st := testdb.SQLite(t, dir, nil)
+		ids, err := st.ListIdentities(t.Context(), store.IdentityQuery{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(ids)
+		return string(b)
+	}
+	identitiesBefore := identities()
 
 	bad := func(from, to string) string { return strings.Replace(baseConfig, from, to, 1) }
 	tests := []struct {
@@ -147,6 +162,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 			}
 			if _, auditAfter, _ := cli(t, dir, "audit", "list", "-o", "json"); auditAfter != auditBefore {
 				t.Errorf("audit changed")
+			}
+			if after := identities(); after != identitiesBefore {
+				t.Errorf("identities changed:\n%s\nwere\n%s", after, identitiesBefore)
 			}
 		})
 	}
