@@ -256,6 +256,12 @@ func (e *Engine) execute(ctx context.Context, id int64, jobAttempt int) error {
 		res, err = connector.Perform(cctx, conn, r.Action, acct)
 	}
 	e.observe(r.ApplicationID, string(r.Action), start, err)
+	var re *connector.RetryableError
+	if err != nil && ctx.Err() != nil && !errors.As(err, &re) {
+		// The attempt ran out of time (or the node is stopping) before the
+		// target answered: a slow target, worth another attempt.
+		err = &connector.RetryableError{Err: fmt.Errorf("attempt cut short after %s: %w", time.Since(start).Round(time.Millisecond), err)}
+	}
 	// The attempt's deadline bounds the call to the target, not recording
 	// its outcome: an attempt that timed out, or whose answer came late,
 	// is recorded all the same, rather than left running until River tries
