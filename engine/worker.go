@@ -536,9 +536,10 @@ func foundBefore(r store.Revocation, res connector.Result) *account.Account {
 	if st := res.Found.State; st != "" && st != b.State && (!res.AlreadyDone || r.Attempts == 1) {
 		b.State, changed = st, true
 	}
+	b.Entitlements = slices.Clone(b.Entitlements) // r.Before's own stays as read
 	for _, g := range res.Found.Removed {
 		if !slices.ContainsFunc(b.Entitlements, func(x account.Entitlement) bool { return x.ID == g.ID }) {
-			b.Entitlements, changed = append(slices.Clone(b.Entitlements), g), true
+			b.Entitlements, changed = append(b.Entitlements, g), true
 		}
 	}
 	if !changed {
