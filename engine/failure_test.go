@@ -434,3 +434,36 @@ applications:
 		t.Fatalf("audit %v, want two attempts, a retry between them and the failure", n)
 	}
 }
+
+// TestEndlessRetryAfterEnds: a target that answers every request with 429
+// and Retry-After is paused for without using up attempts, but only so
+// many times in a row: then its pauses count, and the revocation ends
+// failed instead of waiting for ever.
+func TestEndlessRetryAfterEnds(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, opts{users: []string{"bob"}, csv: "2,bob,TERMINATED,,eng\n", realClock: true, config: `rules:
+  - {id: leavers, trigger: {statuses: [TERMINATED]}}
+applications:
+  - id: app
+    connector: {type: scim, url: "{{URL}}", token: "{{TOKEN}}"}
+    maxAttempts: 1
+`})
+	b.prepare(t)
+	b.start(t)
+	b.target.FailNext(t, 1000, 429, map[string]string{"Retry-After": "1"})
+	run := b.run(t, "leavers")
+	deadline := time.Now().Add(60 * time.Second)
+	var r store.Revocation
+	for time.Now().Before(deadline) {
+		if r = onlyRevocation(t, b, run.ID); r.State == store.Failed {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // polling for the outcome
+	}
+	if r.State != store.Failed || r.Attempts != 1 || !strings.Contains(r.LastError, "429") {
+		t.Fatalf("revocation %s after %d attempts, %d pauses (%q), want failed after its pauses ran out", r.State, r.Attempts, r.Pauses, r.LastError)
+	}
+	if n := actions(t, b.st); n["revocation.retrying"] != 10 {
+		t.Fatalf("audit %v, want 10 pauses before the attempt counted", n)
+	}
+}

@@ -73,7 +73,7 @@ func (e *Engine) Retry(ctx context.Context, id int64, actor string) (store.Revoc
 	now, zero, empty := e.Now(), 0, ""
 	ev := e.revocationEvent(r, actor, "revocation.retried", fmt.Sprintf("%s of %s in %s retried by %s after: %s", r.Action, r.UserName, r.ApplicationID, actor, r.LastError))
 	_, err = e.st.UpdateRevocation(ctx, id, []store.RevocationState{store.Failed}, store.RevocationUpdate{
-		State: store.Scheduled, DueAt: &now, Attempts: &zero, Result: &empty, Unqueue: true,
+		State: store.Scheduled, DueAt: &now, Attempts: &zero, Pauses: &zero, Result: &empty, Unqueue: true,
 	}, ev)
 	if errors.Is(err, store.ErrConflict) {
 		return r, invalidf("revocation %d is already active again: another revocation of that account is scheduled, or it changed meanwhile", id)

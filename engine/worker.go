@@ -278,6 +278,10 @@ func (e *Engine) execute(ctx context.Context, id int64, jobAttempt int) error {
 	return e.succeed(rctx, r, res, e.workerActor, "")
 }
 
+// maxPauses is how many pauses in a row a target may ask for (Retry-After)
+// before each further one uses up an attempt.
+const maxPauses = 10
+
 // recordTimeout bounds recording the outcome of an attempt: within the
 // slack River gives a job past its attempt before it may be rescued.
 const recordTimeout = jobTimeoutSlack
@@ -440,22 +444,25 @@ func (e *Engine) attemptFailed(ctx context.Context, r store.Revocation, app conf
 	msg := cause.Error()
 	before := foundBefore(r, res)
 	var re *connector.RetryableError
-	if !errors.As(cause, &re) || r.Attempts >= maxAttempts(app) {
-		if re != nil {
-			msg = fmt.Sprintf("%s (gave up after %d attempts)", msg, r.Attempts)
-		}
+	if !errors.As(cause, &re) {
 		return e.fail(ctx, r, msg, r.Attempts, before)
 	}
-	attempts, delay := r.Attempts, backoff(r.Attempts)
-	if re.After > 0 {
-		// The target asked for a pause: honour it without using up an attempt.
-		attempts, delay = r.Attempts-1, re.After
+	// A pause the target asks for (Retry-After) uses up no attempt, up to
+	// maxPauses in a row; past that each one counts, so that a target that
+	// never stops asking still ends the revocation failed.
+	pause := re.After > 0 && r.Pauses < maxPauses
+	if !pause && r.Attempts >= maxAttempts(app) {
+		return e.fail(ctx, r, fmt.Sprintf("%s (gave up after %d attempts)", msg, r.Attempts), r.Attempts, before)
+	}
+	attempts, pauses, delay := r.Attempts, 0, max(backoff(r.Attempts), re.After)
+	if pause {
+		attempts, pauses, delay = r.Attempts-1, r.Pauses+1, re.After
 	}
 	due := e.Now().Add(delay)
 	ev := e.revocationEvent(r, e.workerActor, "revocation.retrying", fmt.Sprintf("%s of %s in %s failed, retrying in %s: %s", r.Action, r.UserName, r.ApplicationID, delay.Round(time.Millisecond), msg))
 	ev.Detail["error"] = msg
 	if _, err := e.st.UpdateRevocation(ctx, r.ID, []store.RevocationState{store.Running},
-		store.RevocationUpdate{State: store.Scheduled, LastError: &msg, DueAt: &due, Attempts: &attempts, Before: before}, ev); err != nil {
+		store.RevocationUpdate{State: store.Scheduled, LastError: &msg, DueAt: &due, Attempts: &attempts, Pauses: &pauses, Before: before}, ev); err != nil {
 		return err
 	}
 	e.log.Warn("revocation retrying", "revocation", r.ID, "application", r.ApplicationID, "in", delay, "error", msg)

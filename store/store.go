@@ -400,7 +400,10 @@ type Revocation struct {
 	UpdatedAt  time.Time `json:"updatedAt"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 	Attempts   int       `json:"attempts"`
-	LastError  string    `json:"lastError,omitempty"`
+	// Pauses counts the pauses the target asked for (Retry-After) since
+	// the last attempt that counted, which do not use up attempts.
+	Pauses    int    `json:"pauses,omitempty"`
+	LastError string `json:"lastError,omitempty"`
 	// Result says what the target change did ("already done", groups removed...).
 	Result string `json:"result,omitempty"`
 	// CancelReason says why it was cancelled.
@@ -439,6 +442,7 @@ type RevocationUpdate struct {
 	State        RevocationState
 	DueAt        *time.Time
 	Attempts     *int
+	Pauses       *int
 	LastError    *string
 	Result       *string
 	CancelReason *string

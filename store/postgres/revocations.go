@@ -53,8 +53,8 @@ func insertRevocations(ctx context.Context, tx pgx.Tx, run store.Run, revs []sto
 }
 
 const revocationColumns = `id, run_id, rule_id, identity_id, user_name, application_id, account_id, account_name,
-	action, state, due_at, created_at, updated_at, finished_at, attempts, last_error, result, cancel_reason, queued,
-	before_account, undo_of`
+	action, state, due_at, created_at, updated_at, finished_at, attempts, pauses, last_error, result, cancel_reason,
+	queued, before_account, undo_of`
 
 func scanRevocation(sc scanner) (store.Revocation, error) {
 	var r store.Revocation
@@ -62,7 +62,7 @@ func scanRevocation(sc scanner) (store.Revocation, error) {
 	var due, created, updated, finished *time.Time
 	var before *string
 	if err := sc.Scan(&r.ID, &r.RunID, &r.RuleID, &r.IdentityID, &r.UserName, &r.ApplicationID, &r.AccountID,
-		&r.AccountName, &action, &state, &due, &created, &updated, &finished, &r.Attempts, &r.LastError, &r.Result,
+		&r.AccountName, &action, &state, &due, &created, &updated, &finished, &r.Attempts, &r.Pauses, &r.LastError, &r.Result,
 		&r.CancelReason, &r.Queued, &before, &r.UndoOf); err != nil {
 		return r, err
 	}

@@ -52,15 +52,15 @@ func (s *Store) insertRevocations(ctx context.Context, tx *sql.Tx, run store.Run
 }
 
 const revocationColumns = `id, run_id, rule_id, identity_id, user_name, application_id, account_id, account_name,
-	action, state, due_at, created_at, updated_at, finished_at, attempts, last_error, result, cancel_reason, queued,
-	before_account, undo_of`
+	action, state, due_at, created_at, updated_at, finished_at, attempts, pauses, last_error, result, cancel_reason,
+	queued, before_account, undo_of`
 
 func scanRevocation(sc records.Scanner) (store.Revocation, error) {
 	var r store.Revocation
 	var action, state string
 	var due, created, updated, finished, before sql.NullString
 	if err := sc.Scan(&r.ID, &r.RunID, &r.RuleID, &r.IdentityID, &r.UserName, &r.ApplicationID, &r.AccountID,
-		&r.AccountName, &action, &state, &due, &created, &updated, &finished, &r.Attempts, &r.LastError, &r.Result,
+		&r.AccountName, &action, &state, &due, &created, &updated, &finished, &r.Attempts, &r.Pauses, &r.LastError, &r.Result,
 		&r.CancelReason, &r.Queued, &before, &r.UndoOf); err != nil {
 		return r, err
 	}

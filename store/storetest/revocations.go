@@ -83,11 +83,11 @@ func testUpdateRevocationFields(t *testing.T, s store.Store) {
 
 	// A zero State keeps the state; nil fields keep theirs.
 	got, err := s.UpdateRevocation(ctx, r.ID, scheduled, store.RevocationUpdate{
-		DueAt: &due, Attempts: ptr(1), LastError: ptr("503 Service Unavailable"),
+		DueAt: &due, Attempts: ptr(1), Pauses: ptr(3), LastError: ptr("503 Service Unavailable"),
 	}, event("revocation.retry"))
 	must(t, err)
 	want := r
-	want.DueAt, want.Attempts, want.LastError, want.UpdatedAt = due, 1, "503 Service Unavailable", got.UpdatedAt
+	want.DueAt, want.Attempts, want.Pauses, want.LastError, want.UpdatedAt = due, 1, 3, "503 Service Unavailable", got.UpdatedAt
 	equal(t, "retry", got, want)
 	kept(t, "UpdatedAt", got.UpdatedAt) // the store's clock
 

@@ -89,6 +89,9 @@ func RevocationAssignments(u store.RevocationUpdate, now time.Time) ([]Assignmen
 	if u.Attempts != nil {
 		set("attempts", *u.Attempts)
 	}
+	if u.Pauses != nil {
+		set("pauses", *u.Pauses)
+	}
 	if u.LastError != nil {
 		set("last_error", *u.LastError)
 	}
@@ -126,6 +129,9 @@ func Updated(r store.Revocation, u store.RevocationUpdate, now time.Time) (store
 	}
 	if u.Attempts != nil {
 		r.Attempts = *u.Attempts
+	}
+	if u.Pauses != nil {
+		r.Pauses = *u.Pauses
 	}
 	if u.LastError != nil {
 		r.LastError = *u.LastError
