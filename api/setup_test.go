@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/deprov/deprov/engine"
 	"github.com/deprov/deprov/internal/sandbox"
 	"github.com/deprov/deprov/internal/testdb"
+	"github.com/deprov/deprov/internal/testkit"
 	"github.com/deprov/deprov/store"
 	"github.com/deprov/deprov/store/sqlite"
 
@@ -40,41 +39,11 @@ const (
 	hdrEnvValue = "webhook-env-header-value-e18f"
 )
 
-// clock is a fake clock the test moves by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is a clock the test moves by hand.
+type clock = testkit.Clock
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects output written from several goroutines.
+type syncBuffer = testkit.Buffer
 
 // bundle is a running API over a real SQLite store and engine.
 type bundle struct {
@@ -98,7 +67,7 @@ type bundle struct {
 func setup(t *testing.T, opts ...func(*Options)) *bundle {
 	t.Helper()
 	b := &bundle{ctx: context.Background(), dir: t.TempDir(), logs: &syncBuffer{},
-		clock: &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}}
+		clock: &clock{T: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}}
 	b.st = testdb.SQLite(t, b.dir, b.clock.Now)
 	e, err := engine.New(engine.Options{Store: b.st, Now: b.clock.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

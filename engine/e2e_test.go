@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,26 +15,12 @@ import (
 	"github.com/deprov/deprov/engine"
 	"github.com/deprov/deprov/internal/scimtarget"
 	"github.com/deprov/deprov/internal/testdb"
+	"github.com/deprov/deprov/internal/testkit"
 	"github.com/deprov/deprov/store"
 )
 
-// clock is an injected clock that tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// clock is a clock the test moves by hand.
+type clock = testkit.Clock
 
 // bundle is what an end-to-end test works with.
 type bundle struct {
@@ -89,7 +74,7 @@ func setupWith(t *testing.T, o opts) *bundle {
 	}
 	// A fixed clock, so that grace periods and River's scheduling move only
 	// when the test moves it.
-	b.clock = &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	b.clock = &clock{T: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
 	now := b.clock.Now
 	if o.realClock {
 		now = nil

@@ -36,7 +36,7 @@ func newPushEnv(tb testing.TB, users []string, rules string, realClock bool) *pu
 	for _, u := range users {
 		b.ids[u] = p.target.CreateUser(tb, u, true)
 	}
-	b.clock = &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	b.clock = &clock{T: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
 	now := b.clock.Now
 	if realClock {
 		now = nil

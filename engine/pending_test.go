@@ -37,7 +37,7 @@ func TestTerminationStoredButNotActedOnIsNotLost(t *testing.T) {
 	ctx := context.Background()
 	target := scimtarget.Start(t)
 	bob := target.CreateUser(t, "bob", true)
-	clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	clk := &clock{T: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
 	st := testdb.SQLite(t, t.TempDir(), clk.Now)
 	flaky := &flakyStore{Store: st}
 	e, err := engine.New(engine.Options{Store: flaky, Now: clk.Now, PollInterval: 20 * time.Millisecond})

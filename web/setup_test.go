@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/deprov/deprov/config"
 	"github.com/deprov/deprov/engine"
 	"github.com/deprov/deprov/internal/sandbox"
+	"github.com/deprov/deprov/internal/testkit"
 	"github.com/deprov/deprov/store"
 	"github.com/deprov/deprov/store/sqlite"
 
@@ -38,23 +38,8 @@ const sandboxSecret = "sandbox-token-3f1a9c77e2"
 // t0 is the engine's "now" in the tests: a Thursday morning.
 var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 
-// clock is a fake clock the test moves by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+// clock is a clock the test moves by hand.
+type clock = testkit.Clock
 
 // bundle is a console over a real SQLite store, engine and API, served on
 // loopback the way `deprov serve` mounts them.
@@ -79,7 +64,7 @@ type bundle struct {
 // test puts them); sessions use the real clock, as a browser does.
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	b := &bundle{ctx: context.Background(), dir: t.TempDir(), clock: &clock{t: t0}}
+	b := &bundle{ctx: context.Background(), dir: t.TempDir(), clock: &clock{T: t0}}
 	st, err := sqlite.Open(filepath.Join(b.dir, "deprov.db"), sqlite.Options{Now: b.clock.Now})
 	if err != nil {
 		t.Fatal(err)

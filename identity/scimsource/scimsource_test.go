@@ -18,6 +18,7 @@ import (
 	"github.com/deprov/deprov/config"
 	"github.com/deprov/deprov/identity"
 	"github.com/deprov/deprov/identity/scimsource"
+	"github.com/deprov/deprov/internal/testkit"
 	"github.com/deprov/deprov/store"
 )
 
@@ -138,22 +139,8 @@ type bundle struct {
 	logs *syncBuffer
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects output written from several goroutines.
+type syncBuffer = testkit.Buffer
 
 func setup(t testing.TB) *bundle {
 	t.Helper()

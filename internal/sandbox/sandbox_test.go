@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/deprov/deprov/internal/testkit"
 )
 
 const (
@@ -614,20 +616,5 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that the log handler and the test may use concurrently.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
+// syncBuffer collects output written from several goroutines.
+type syncBuffer = testkit.Buffer
