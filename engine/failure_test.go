@@ -90,22 +90,27 @@ func TestTargetDownThenUp(t *testing.T) {
 	b.start(t)
 	b.target.FailNext(t, 2, 503, nil)
 	run := b.run(t, "leavers")
-	ctxWait := 60 * time.Second
-	deadline := time.Now().Add(ctxWait)
-	var r store.Revocation
-	for time.Now().Before(deadline) {
-		r = onlyRevocation(t, b, run.ID)
-		if r.State == store.Succeeded || r.State == store.Failed {
-			break
-		}
-		time.Sleep(50 * time.Millisecond) // polling for the outcome
-	}
+	r := settled(t, b, run.ID, time.Minute)
 	if r.State != store.Succeeded || r.Attempts != 3 {
 		t.Fatalf("revocation %s after %d attempts (last error %q), want succeeded on the third", r.State, r.Attempts, r.LastError)
 	}
 	n := actions(t, b.st)
 	if n["revocation.retrying"] != 2 {
 		t.Errorf("audit has %d retrying events, want 2: %v", n["revocation.retrying"], n)
+	}
+}
+
+// settled waits (polling) until the run's only revocation has succeeded
+// or failed, and returns it as it ended (or as it was after within).
+func settled(t *testing.T, b *bundle, runID int64, within time.Duration) store.Revocation {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		r := onlyRevocation(t, b, runID)
+		if r.State == store.Succeeded || r.State == store.Failed || time.Now().After(deadline) {
+			return r
+		}
+		time.Sleep(50 * time.Millisecond) // polling for the outcome
 	}
 }
 
@@ -309,14 +314,7 @@ applications:
 	b.start(t)
 	b.target.FailNext(t, 2, 503, nil) // each attempt's first request
 	run := b.run(t, "leavers")
-	deadline := time.Now().Add(60 * time.Second)
-	var r store.Revocation
-	for time.Now().Before(deadline) {
-		if r = onlyRevocation(t, b, run.ID); r.State == store.Failed || r.State == store.Succeeded {
-			break
-		}
-		time.Sleep(50 * time.Millisecond) // polling for the outcome
-	}
+	r := settled(t, b, run.ID, time.Minute)
 	if r.State != store.Failed || r.Attempts != 2 || !strings.Contains(r.LastError, "gave up after 2 attempts") || !strings.Contains(r.LastError, "503") {
 		t.Fatalf("revocation %s after %d attempts (%q), want failed after 2 with the 503", r.State, r.Attempts, r.LastError)
 	}
@@ -419,14 +417,7 @@ applications:
 	b.prepare(t, "payroll")
 	b.start(t)
 	run := b.run(t, "leavers")
-	deadline := time.Now().Add(30 * time.Second)
-	var r store.Revocation
-	for time.Now().Before(deadline) {
-		if r = onlyRevocation(t, b, run.ID); r.State == store.Failed {
-			break
-		}
-		time.Sleep(50 * time.Millisecond) // polling for the outcome
-	}
+	r := settled(t, b, run.ID, time.Minute)
 	if r.State != store.Failed || r.Attempts != 2 || !strings.Contains(r.LastError, "attempt cut short") || !strings.Contains(r.LastError, "gave up after 2 attempts") {
 		t.Fatalf("revocation %s after %d attempts (%q), want failed after two attempts cut short", r.State, r.Attempts, r.LastError)
 	}
@@ -452,14 +443,7 @@ applications:
 	b.start(t)
 	b.target.FailNext(t, 1000, 429, map[string]string{"Retry-After": "1"})
 	run := b.run(t, "leavers")
-	deadline := time.Now().Add(60 * time.Second)
-	var r store.Revocation
-	for time.Now().Before(deadline) {
-		if r = onlyRevocation(t, b, run.ID); r.State == store.Failed {
-			break
-		}
-		time.Sleep(100 * time.Millisecond) // polling for the outcome
-	}
+	r := settled(t, b, run.ID, time.Minute)
 	if r.State != store.Failed || r.Attempts != 1 || !strings.Contains(r.LastError, "429") {
 		t.Fatalf("revocation %s after %d attempts, %d pauses (%q), want failed after its pauses ran out", r.State, r.Attempts, r.Pauses, r.LastError)
 	}
